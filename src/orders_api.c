@@ -1,0 +1,320 @@
+/*-------------------------------------------------------------------------
+ *
+ * orders_api.c
+ *	  The order hub's SQL API: paycons.create_order, paycons.begin_payment
+ *	  and paycons.transition.
+ *
+ * Each function checks its arguments first (nothing is written for bad
+ * input), then does its SPI work as the extension owner, so application
+ * roles need EXECUTE only.  State changes go through a plain UPDATE of
+ * paycons.orders, so the guard trigger (order_guard.c) is the one place
+ * that decides legality and writes history.
+ *
+ * IDENTIFICATION
+ *	  src/orders_api.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "datatype/timestamp.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "paycons.h"
+
+PG_FUNCTION_INFO_V1(paycons_create_order);
+PG_FUNCTION_INFO_V1(paycons_begin_payment);
+PG_FUNCTION_INFO_V1(paycons_transition);
+
+/* Largest metadata document accepted, in bytes (documented in doc/api.md) */
+#define ORDERS_MAX_METADATA		65536
+
+static PayconsPlan orders_insert = {
+	"INSERT INTO paycons.orders (order_id, amount, currency, pay_deadline, metadata)"
+	" VALUES ($1, $2, $3, pg_catalog.now() OPERATOR(pg_catalog.+) $4, $5)"
+	" ON CONFLICT (order_id) DO NOTHING RETURNING *",
+	5, {TEXTOID, INT8OID, TEXTOID, INTERVALOID, JSONBOID}, NULL
+};
+
+static PayconsPlan orders_select = {
+	"SELECT * FROM paycons.orders WHERE order_id OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}, NULL
+};
+
+static PayconsPlan orders_lock = {
+	"SELECT state::pg_catalog.text, channel FROM paycons.orders"
+	" WHERE order_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+	1, {TEXTOID}, NULL
+};
+
+static PayconsPlan orders_set_state = {
+	"UPDATE paycons.orders SET state = $2::paycons.order_state,"
+	" updated_at = pg_catalog.now()"
+	" WHERE order_id OPERATOR(pg_catalog.=) $1 RETURNING *",
+	2, {TEXTOID, TEXTOID}, NULL
+};
+
+static PayconsPlan orders_set_paying = {
+	"UPDATE paycons.orders SET state = 'paying', channel = $2,"
+	" updated_at = pg_catalog.now()"
+	" WHERE order_id OPERATOR(pg_catalog.=) $1 RETURNING *",
+	2, {TEXTOID, TEXTOID}, NULL
+};
+
+/* Raise "order not found" for an order id. */
+static void
+orders_not_found(const char *order_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PAYCONS_ORDER_NOT_FOUND),
+			 errmsg("order \"%s\" does not exist", order_id),
+			 errhint("Create it first with paycons.create_order().")));
+}
+
+/* Column value of the first SPI result row, by name (NULL-safe) */
+static Datum
+orders_column(const char *name, bool *isnull)
+{
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+
+	return SPI_getbinval(SPI_tuptable->vals[0], desc,
+						 SPI_fnumber(desc, name), isnull);
+}
+
+/*
+ * Lock an order row (SELECT ... FOR UPDATE); returns its state as text and
+ * its channel (or NULL).  Raises "not found".
+ */
+static char *
+orders_lock_row(const char *order_id, char **channel)
+{
+	Datum		arg = CStringGetTextDatum(order_id);
+
+	PayconsExecPlan(&orders_lock, &arg, NULL, false, 1);
+	if (SPI_processed == 0)
+		orders_not_found(order_id);
+	*channel = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/*
+ * paycons.create_order(order_id, amount, currency, pay_within, metadata)
+ *
+ * Idempotent on order_id: the same amount, currency and metadata return the
+ * existing row unchanged; different ones raise PC003.  Concurrent callers
+ * with the same id are serialised by the primary key (ON CONFLICT waits for
+ * the other inserter).
+ */
+Datum
+paycons_create_order(PG_FUNCTION_ARGS)
+{
+	MemoryContext upper = CurrentMemoryContext;
+	PayconsOwnerState owner;
+	char	   *order_id;
+	int64		amount;
+	char	   *currency;
+	Interval   *pay_within;
+	Interval	zero = {0};
+	Jsonb	   *metadata;
+	volatile Datum result = (Datum) 0;
+
+	PayconsRequireArg(fcinfo, 0, "order_id");
+	PayconsRequireArg(fcinfo, 1, "amount");
+	PayconsRequireArg(fcinfo, 2, "currency");
+	PayconsRequireArg(fcinfo, 3, "pay_within");
+
+	order_id = PayconsCheckId(PG_GETARG_TEXT_PP(0), "order_id",
+							  PAYCONS_MAX_ORDER_ID);
+	amount = PG_GETARG_INT64(1);
+	PayconsCheckAmount(amount, "amount");
+	currency = PayconsCheckCurrency(PG_GETARG_TEXT_PP(2));
+	pay_within = PG_GETARG_INTERVAL_P(3);
+	if (!DatumGetBool(DirectFunctionCall2(interval_gt,
+										  IntervalPGetDatum(pay_within),
+										  IntervalPGetDatum(&zero))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pay_within must be positive: \"%s\"",
+						DatumGetCString(DirectFunctionCall1(interval_out,
+															IntervalPGetDatum(pay_within))))));
+
+	/* metadata is optional: NULL means an empty object */
+	if (PG_ARGISNULL(4))
+		metadata = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+													  CStringGetDatum("{}")));
+	else
+		metadata = PG_GETARG_JSONB_P(4);
+	if (!JB_ROOT_IS_OBJECT(metadata) || JB_ROOT_IS_SCALAR(metadata))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("metadata must be a JSON object"),
+				 errdetail("Got a JSON %s.",
+						   JB_ROOT_IS_ARRAY(metadata) && !JB_ROOT_IS_SCALAR(metadata) ?
+						   "array" : "scalar")));
+	if (VARSIZE(metadata) > ORDERS_MAX_METADATA)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("metadata of order \"%s\" is too large: %zu bytes",
+						order_id, (size_t) VARSIZE(metadata)),
+				 errdetail("The maximum is %d bytes.", ORDERS_MAX_METADATA)));
+
+	PayconsBecomeOwner(&owner, NULL);
+	PG_TRY();
+	{
+		Datum		values[5];
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+
+		values[0] = CStringGetTextDatum(order_id);
+		values[1] = Int64GetDatum(amount);
+		values[2] = CStringGetTextDatum(currency);
+		values[3] = IntervalPGetDatum(pay_within);
+		values[4] = JsonbPGetDatum(metadata);
+		PayconsExecPlan(&orders_insert, values, NULL, false, 0);
+
+		if (SPI_processed == 0)
+		{
+			bool		isnull;
+			int64		old_amount;
+			char	   *old_currency;
+			Datum		old_metadata;
+
+			/* It exists: same facts return it, different facts raise. */
+			PayconsExecPlan(&orders_select, values, NULL, false, 1);
+			if (SPI_processed == 0)
+				elog(ERROR, "order \"%s\" conflicted on insert but cannot be read",
+					 order_id);
+			old_amount = DatumGetInt64(orders_column("amount", &isnull));
+			old_currency = TextDatumGetCString(orders_column("currency", &isnull));
+			old_metadata = orders_column("metadata", &isnull);
+			if (old_amount != amount || strcmp(old_currency, currency) != 0 ||
+				!DatumGetBool(DirectFunctionCall2(jsonb_eq, old_metadata,
+												  JsonbPGetDatum(metadata))))
+				ereport(ERROR,
+						(errcode(ERRCODE_PAYCONS_ORDER_CONFLICT),
+						 errmsg("order \"%s\" already exists with different arguments",
+								order_id),
+						 errdetail("Existing order: amount " INT64_FORMAT " %s; requested: amount " INT64_FORMAT " %s%s.",
+								   old_amount, old_currency, amount, currency,
+								   (old_amount == amount && strcmp(old_currency, currency) == 0) ?
+								   ", with different metadata" : ""),
+						 errhint("Use a new order_id, or repeat the original arguments.")));
+		}
+		result = PayconsReturnRow(fcinfo, upper);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		PayconsRestoreUser(&owner);
+	}
+	PG_END_TRY();
+
+	return result;
+}
+
+/*
+ * paycons.begin_payment(order_id, channel): created or payment_failed ->
+ * paying, recording the channel.  Calling it again for an order already
+ * paying returns the row (with the channel updated if it changed).
+ */
+Datum
+paycons_begin_payment(PG_FUNCTION_ARGS)
+{
+	MemoryContext upper = CurrentMemoryContext;
+	PayconsOwnerState owner;
+	char	   *order_id;
+	char	   *channel;
+	volatile Datum result = (Datum) 0;
+
+	PayconsRequireArg(fcinfo, 0, "order_id");
+	PayconsRequireArg(fcinfo, 1, "channel");
+	order_id = PayconsCheckId(PG_GETARG_TEXT_PP(0), "order_id",
+							  PAYCONS_MAX_ORDER_ID);
+	channel = PayconsCheckId(PG_GETARG_TEXT_PP(1), "channel",
+							 PAYCONS_MAX_CHANNEL);
+
+	PayconsBecomeOwner(&owner, "begin_payment");
+	PG_TRY();
+	{
+		Datum		values[2];
+		char	   *old_channel;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		orders_lock_row(order_id, &old_channel);
+
+		values[0] = CStringGetTextDatum(order_id);
+		values[1] = CStringGetTextDatum(channel);
+		PayconsExecPlan(&orders_set_paying, values, NULL, false, 0);
+		result = PayconsReturnRow(fcinfo, upper);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		PayconsRestoreUser(&owner);
+	}
+	PG_END_TRY();
+
+	return result;
+}
+
+/*
+ * paycons.transition(order_id, to, reason): move an order along one edge of
+ * the state machine.  The guard trigger refuses an illegal edge; asking for
+ * the state the order is already in is refused here, as it is no edge.
+ */
+Datum
+paycons_transition(PG_FUNCTION_ARGS)
+{
+	MemoryContext upper = CurrentMemoryContext;
+	PayconsOwnerState owner;
+	char	   *order_id;
+	OrderState	to;
+	char	   *reason = NULL;
+	volatile Datum result = (Datum) 0;
+
+	PayconsRequireArg(fcinfo, 0, "order_id");
+	PayconsRequireArg(fcinfo, 1, "to");
+	order_id = PayconsCheckId(PG_GETARG_TEXT_PP(0), "order_id",
+							  PAYCONS_MAX_ORDER_ID);
+	to = PG_GETARG_ORDER_STATE(1);
+	if (!PG_ARGISNULL(2))
+		reason = text_to_cstring(PG_GETARG_TEXT_PP(2));
+
+	PayconsBecomeOwner(&owner, reason);
+	PG_TRY();
+	{
+		Datum		values[2];
+		char	   *channel;
+		char	   *current;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		current = orders_lock_row(order_id, &channel);
+		if (strcmp(current, OrderStateName(to)) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_PAYCONS_ILLEGAL_TRANSITION),
+					 errmsg("order \"%s\" is already in state \"%s\"",
+							order_id, current),
+					 errhint("Legal transitions from \"%s\": %s.", current,
+							 OrderStateLegalTargets(to))));
+
+		values[0] = CStringGetTextDatum(order_id);
+		values[1] = CStringGetTextDatum(OrderStateName(to));
+		PayconsExecPlan(&orders_set_state, values, NULL, false, 0);
+		result = PayconsReturnRow(fcinfo, upper);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		PayconsRestoreUser(&owner);
+	}
+	PG_END_TRY();
+
+	return result;
+}
