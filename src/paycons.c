@@ -34,5 +34,13 @@ _PG_init(void)
 							   0,
 							   NULL, NULL, NULL);
 
+	/* --- outbox GUCs and init --- */
+
+	/* --- end outbox --- */
+
+	/* --- worker, maintenance and shared memory GUCs and init --- */
+
+	/* --- end worker --- */
+
 	MarkGUCPrefixReserved("paycons");
 }

@@ -35,6 +35,18 @@
 #define ERRCODE_PAYCONS_INVALID_IDENTIFIER	MAKE_SQLSTATE('P','C','0','0','6')
 #define ERRCODE_PAYCONS_INVALID_INITIAL_STATE MAKE_SQLSTATE('P','C','0','0','7')
 
+/* --- callbacks (PC1xx): callbacks.c and friends --- */
+
+/* --- end callbacks --- */
+
+/* --- outbox (PC2xx): outbox*.c --- */
+
+/* --- end outbox --- */
+
+/* --- compensations, stock, maintenance, worker (PC3xx) --- */
+
+/* --- end compensations --- */
+
 /* Limits on identifiers, in bytes (documented in doc/api.md) */
 #define PAYCONS_MAX_ORDER_ID	64
 #define PAYCONS_MAX_CHANNEL		64

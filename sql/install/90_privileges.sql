@@ -50,7 +50,17 @@ BEGIN
     FOREACH fn IN ARRAY ARRAY[
         'paycons.create_order(text, bigint, text, interval, jsonb)',
         'paycons.begin_payment(text, text)',
-        'paycons.transition(text, paycons.order_state, text)'
+        'paycons.transition(text, paycons.order_state, text)',
+        -- callbacks (keep each section apart so parallel edits merge)
+
+        -- end callbacks
+        -- outbox
+
+        -- end outbox
+        -- compensations and maintenance
+
+        -- end compensations
+        'paycons.can_transition(paycons.order_state, paycons.order_state)'
     ]
     LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', fn, role);
