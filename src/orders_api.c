@@ -279,7 +279,7 @@ paycons_transition(PG_FUNCTION_ARGS)
 	volatile Datum result = (Datum) 0;
 
 	PayconsRequireArg(fcinfo, 0, "order_id");
-	PayconsRequireArg(fcinfo, 1, "to");
+	PayconsRequireArg(fcinfo, 1, "to_state");
 	order_id = PayconsCheckId(PG_GETARG_TEXT_PP(0), "order_id",
 							  PAYCONS_MAX_ORDER_ID);
 	to = PG_GETARG_ORDER_STATE(1);
