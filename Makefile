@@ -14,7 +14,7 @@ DATA        = $(wildcard sql/upgrade/paycons--*--*.sql)
 PG_CPPFLAGS = -I$(srcdir)/src
 
 REGRESS      = $(sort $(notdir $(basename $(wildcard sql/*.sql))))
-REGRESS_OPTS = --inputdir=. --load-extension=paycons
+REGRESS_OPTS = --inputdir=.
 ISOLATION      = $(sort $(notdir $(basename $(wildcard test/isolation/specs/*.spec))))
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=paycons
 TAP_TESTS   = 1

@@ -54,21 +54,25 @@ SELECT amname, opcname, opcdefault
   FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
  WHERE opcintype = 'paycons.order_state'::regtype ORDER BY amname;
 
--- binary round trip through COPY ... (FORMAT binary)
-COPY (SELECT s FROM paycons.all_states() s) TO '/tmp/paycons_regress_order_state.bin' (FORMAT binary);
+-- binary round trip through COPY ... (FORMAT binary), via files in the
+-- test's output directory (written by the server)
+\getenv abs_builddir PG_ABS_BUILDDIR
+\set good_file :abs_builddir '/order_state_good.bin'
+\set bad_file :abs_builddir '/order_state_bad.bin'
+COPY (SELECT s FROM paycons.all_states() s) TO :'good_file' (FORMAT binary);
 CREATE TEMP TABLE st_copy (s paycons.order_state);
-COPY st_copy FROM '/tmp/paycons_regress_order_state.bin' (FORMAT binary);
+COPY st_copy FROM :'good_file' (FORMAT binary);
 SELECT count(*) AS copied,
        count(*) FILTER (WHERE s IN (SELECT paycons.all_states())) AS valid
   FROM st_copy;
 SELECT (SELECT array_agg(s ORDER BY s) FROM st_copy) =
        (SELECT array_agg(s ORDER BY s) FROM paycons.all_states() s) AS same_values;
 -- binary input re-validates: a one-byte field holding 12 (no such state)
-COPY (SELECT '\x0c'::bytea) TO '/tmp/paycons_regress_order_state_bad.bin' (FORMAT binary);
-COPY st_copy FROM '/tmp/paycons_regress_order_state_bad.bin' (FORMAT binary);
+COPY (SELECT '\x0c'::bytea) TO :'bad_file' (FORMAT binary);
+COPY st_copy FROM :'bad_file' (FORMAT binary);
 -- and a two-byte field is refused too
-COPY (SELECT '\x0300'::bytea) TO '/tmp/paycons_regress_order_state_bad.bin' (FORMAT binary);
-COPY st_copy FROM '/tmp/paycons_regress_order_state_bad.bin' (FORMAT binary);
+COPY (SELECT '\x0300'::bytea) TO :'bad_file' (FORMAT binary);
+COPY st_copy FROM :'bad_file' (FORMAT binary);
 SELECT count(*) AS still_12 FROM st_copy;
 
 -- the state machine functions
