@@ -41,6 +41,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/regproc.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -116,7 +117,7 @@ static PayconsPlan comp_update = {
 	" detail = COALESCE($7, detail),"
 	" done_at = CASE WHEN $2 OPERATOR(pg_catalog.=) 'done' THEN pg_catalog.now() END,"
 	" updated_at = pg_catalog.now(), last_attempt_at = pg_catalog.now()"
-	" WHERE id OPERATOR(pg_catalog.=) $1 RETURNING *",
+	" WHERE id OPERATOR(pg_catalog.=) $1",
 	7, {INT8OID, TEXTOID, INT4OID, FLOAT8OID, TEXTOID, TEXTOID, TEXTOID}, NULL
 };
 
@@ -502,6 +503,10 @@ PayconsRunCompensations(int limit, int64 *counts)
 	Datum		arg = Int32GetDatum(limit);
 	CompItem   *items;
 	int			n;
+	PayconsRetryPolicy policy;
+	const char *policy_action = NULL;
+	MemoryContext pass_cxt = CurrentMemoryContext;
+	MemoryContext itemcxt;
 
 	PayconsExecPlan(&comp_claim, &arg, NULL, false, 0);
 	n = (int) SPI_processed;
@@ -528,15 +533,32 @@ PayconsRunCompensations(int limit, int64 *counts)
 		items[i].run_as = isnull ? InvalidOid : DatumGetObjectId(d);
 	}
 
+	/*
+	 * Each attempt allocates in its own context, reset afterwards: a handler
+	 * called through fmgr keeps its caches (a SQL function's plans) in the
+	 * memory of its FmgrInfo, and a pass may run thousands.
+	 */
+	itemcxt = AllocSetContextCreate(CurrentMemoryContext,
+									"paycons compensation attempt",
+									ALLOCSET_DEFAULT_SIZES);
 	for (int i = 0; i < n; i++)
 	{
 		CompItem   *item = &items[i];
 		CompCall	call = {item};
-		PayconsRetryPolicy policy;
 		ErrorData  *edata;
 		int			attempt = item->attempts + 1;
 
-		PayconsGetRetryPolicy(item->action, &policy);
+		MemoryContextReset(itemcxt);
+		MemoryContextSwitchTo(itemcxt);
+
+		/* steps of one action usually come together: look its policy up once */
+		if (policy_action == NULL || strcmp(policy_action, item->action) != 0)
+		{
+			MemoryContextSwitchTo(pass_cxt);
+			PayconsGetRetryPolicy(item->action, &policy);
+			policy_action = item->action;
+			MemoryContextSwitchTo(itemcxt);
+		}
 
 		if (!OidIsValid(item->handler))
 		{
@@ -590,6 +612,8 @@ PayconsRunCompensations(int limit, int64 *counts)
 			FreeErrorData(edata);
 		}
 	}
+	MemoryContextSwitchTo(pass_cxt);
+	MemoryContextDelete(itemcxt);
 }
 
 /* Raise "compensation not found" */

@@ -39,6 +39,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "paycons.h"
@@ -224,6 +225,26 @@ maint_outbox_item(void *arg)
 	}
 }
 
+/*
+ * Per-item memory: maint_item_begin() resets and enters a context for one
+ * item, maint_item_end() returns to the pass's context after a loop.
+ */
+static MemoryContext maint_pass_cxt = NULL;
+static MemoryContext maint_item_cxt = NULL;
+
+static void
+maint_item_begin(void)
+{
+	MemoryContextReset(maint_item_cxt);
+	MemoryContextSwitchTo(maint_item_cxt);
+}
+
+static void
+maint_item_end(void)
+{
+	MemoryContextSwitchTo(maint_pass_cxt);
+}
+
 /* Log a failed item and count it */
 static void
 maint_item_failed(int64 *counts, const char *what, const char *order_id,
@@ -278,6 +299,8 @@ maint_send_probes(const char *kind, int64 *counts, PayconsCounter counter)
 		MaintProbe	p;
 		ErrorData  *edata;
 
+		maint_item_begin();
+
 		p.order_id = ids[i];
 		p.kind = kind;
 		p.attempt = attempts[i] + 1;
@@ -287,6 +310,7 @@ maint_send_probes(const char *kind, int64 *counts, PayconsCounter counter)
 		else
 			maint_item_failed(counts, kind, ids[i], edata);
 	}
+	maint_item_end();
 }
 
 /* Step 1: call paycons.outbox_maintain() if it exists; its result as text */
@@ -335,6 +359,11 @@ maint_pass(int64 *counts)
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	int			batch = paycons_batch_size;
 
+	maint_pass_cxt = CurrentMemoryContext;
+	maint_item_cxt = AllocSetContextCreate(CurrentMemoryContext,
+										   "paycons maintenance item",
+										   ALLOCSET_DEFAULT_SIZES);
+
 	/* 1. the outbox's own maintenance */
 	outbox = maint_outbox(counts);
 
@@ -348,6 +377,8 @@ maint_pass(int64 *counts)
 		MaintClose	c = {ids[i], false};
 		ErrorData  *edata;
 
+		maint_item_begin();
+
 		if (PayconsTryItem(maint_close_item, &c, &edata))
 		{
 			if (c.closed)
@@ -356,6 +387,7 @@ maint_pass(int64 *counts)
 		else
 			maint_item_failed(counts, "closing", ids[i], edata);
 	}
+	maint_item_end();
 
 	/* 3. ask the channel about overdue payments */
 	values[0] = Int32GetDatum(batch);
@@ -371,6 +403,8 @@ maint_pass(int64 *counts)
 		MaintStock	s = {ids[i], false};
 		ErrorData  *edata;
 
+		maint_item_begin();
+
 		if (PayconsTryItem(maint_stock_item, &s, &edata))
 		{
 			if (s.committed)
@@ -379,6 +413,7 @@ maint_pass(int64 *counts)
 		else
 			maint_item_failed(counts, "committing stock", ids[i], edata);
 	}
+	maint_item_end();
 
 	/* 5. ask the channel about refunds that take too long */
 	values[0] = TimestampTzGetDatum(now - (int64) paycons_refund_stuck_after * USECS_PER_SEC);
