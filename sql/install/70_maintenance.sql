@@ -127,22 +127,42 @@ CREATE FUNCTION paycons.callbacks_complete_refund() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, paycons, pg_temp
 AS $$
+DECLARE
+    cb jsonb := pg_catalog.to_jsonb(NEW);
 BEGIN
-    IF NEW.kind = 'refund' AND NEW.status = 'success' AND NEW.order_id IS NOT NULL THEN
-        PERFORM paycons.complete_refund_for(NEW.order_id, NEW.amount, NULL,
-                                            'refund callback ' || NEW.channel || '/' || NEW.channel_txn_id);
+    -- read the row as jsonb: no dependence on the inbox's exact column set
+    IF cb->>'kind' = 'refund' AND cb->>'status' = 'success'
+       AND cb->>'order_id' IS NOT NULL AND cb->>'amount' IS NOT NULL
+       AND COALESCE(cb->>'outcome', 'applied') = 'applied' THEN
+        BEGIN
+            PERFORM paycons.complete_refund_for(cb->>'order_id', (cb->>'amount')::bigint, NULL,
+                                                'refund callback ' || COALESCE(cb->>'channel', '?')
+                                                || '/' || COALESCE(cb->>'channel_txn_id', '?'));
+        EXCEPTION WHEN OTHERS THEN
+            -- never fail the callback for this: the step can be completed by hand
+            RAISE WARNING 'paycons: could not complete the refund compensation of order "%": %',
+                cb->>'order_id', SQLERRM;
+        END;
     END IF;
     RETURN NULL;
 END;
 $$;
 COMMENT ON FUNCTION paycons.callbacks_complete_refund() IS
-    'AFTER INSERT trigger on paycons.callbacks: a successful refund callback completes the matching refund compensation';
+    'AFTER INSERT OR UPDATE OF outcome trigger on paycons.callbacks: a successful, applied refund callback completes the matching refund compensation';
 DO $$
 BEGIN
     IF pg_catalog.to_regclass('paycons.callbacks') IS NOT NULL THEN
-        CREATE TRIGGER paycons_complete_refund
-            AFTER INSERT ON paycons.callbacks
-            FOR EACH ROW EXECUTE FUNCTION paycons.callbacks_complete_refund();
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
+                    WHERE attrelid = 'paycons.callbacks'::pg_catalog.regclass
+                      AND attname = 'outcome' AND NOT attisdropped) THEN
+            CREATE TRIGGER paycons_complete_refund
+                AFTER INSERT OR UPDATE OF outcome ON paycons.callbacks
+                FOR EACH ROW EXECUTE FUNCTION paycons.callbacks_complete_refund();
+        ELSE
+            CREATE TRIGGER paycons_complete_refund
+                AFTER INSERT ON paycons.callbacks
+                FOR EACH ROW EXECUTE FUNCTION paycons.callbacks_complete_refund();
+        END IF;
     END IF;
 END;
 $$;
