@@ -575,7 +575,7 @@ PayconsRunCompensations(int limit, int64 *counts)
 			else
 			{
 				counts[PCS_ITEM_ERRORS]++;
-				ereport(WARNING,
+				ereport(LOG,
 						(errmsg("paycons: could not send compensation %lld (%s) of order \"%s\": %s",
 								(long long) item->id, item->action, item->order_id,
 								edata->message)));

@@ -251,7 +251,7 @@ maint_item_failed(int64 *counts, const char *what, const char *order_id,
 				  ErrorData *edata)
 {
 	counts[PCS_ITEM_ERRORS]++;
-	ereport(WARNING,
+	ereport(LOG,
 			(errmsg("paycons: %s of order \"%s\" failed: %s", what, order_id,
 					edata->message),
 			 errdetail("SQLSTATE %s; the next maintenance pass retries it.",
@@ -333,7 +333,7 @@ maint_outbox(int64 *counts)
 	if (!PayconsTryItem(maint_outbox_item, &o, &edata))
 	{
 		counts[PCS_ITEM_ERRORS]++;
-		ereport(WARNING,
+		ereport(LOG,
 				(errmsg("paycons: paycons.outbox_maintain() failed: %s", edata->message)));
 		FreeErrorData(edata);
 		return pstrdup("\"error\"");

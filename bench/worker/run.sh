@@ -31,13 +31,17 @@ SQL
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+minimum() { sort -n | head -1; }
 
 measure() {
 	local size=$1
 	echo "== $size orders"
 	"${PSQL[@]}" -v target="$size" -f load.sql
 	"${PSQL[@]}" -f explain.sql
-	for kind in "query:1h" "close:0"; do
+	"${PSQL[@]}" -f reset_stuck.sql >/dev/null
+	echo "  buffers read by the close candidates query (EXPLAIN ANALYZE, BUFFERS):"
+	"${PSQL[@]}" -At -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT o.order_id FROM paycons.orders o WHERE o.state OPERATOR(paycons.=) 'paying'::paycons.order_state AND o.pay_deadline <= now() ORDER BY o.pay_deadline LIMIT 1000" | sed 's/^/    /'
+	for kind in "query:1d" "close:0"; do
 		local name=${kind%%:*} grace=${kind#*:}
 		local times=()
 		for _ in $(seq "$RUNS"); do
@@ -46,16 +50,19 @@ measure() {
 			times+=("${out%% ms*}")
 		done
 		printf '%s\n' "${times[@]}" | median >"/tmp/bench_worker_${name}_${size}"
-		echo "  $name median: $(cat "/tmp/bench_worker_${name}_${size}") ms"
+		printf '%s\n' "${times[@]}" | minimum >"/tmp/bench_worker_${name}_${size}_min"
+		echo "  $name median: $(cat "/tmp/bench_worker_${name}_${size}") ms, min: $(cat "/tmp/bench_worker_${name}_${size}_min") ms"
 	done
 }
 
 measure "$SMALL"
 measure "$LARGE"
 for name in query close; do
-	s=$(cat "/tmp/bench_worker_${name}_${SMALL}")
-	l=$(cat "/tmp/bench_worker_${name}_${LARGE}")
-	echo "ratio $name pass ${LARGE}/${SMALL}: $(awk -v l="$l" -v s="$s" 'BEGIN {printf "%.2f", l / s}')"
+	for stat in "" _min; do
+		s=$(cat "/tmp/bench_worker_${name}_${SMALL}${stat}")
+		l=$(cat "/tmp/bench_worker_${name}_${LARGE}${stat}")
+		echo "ratio $name pass${stat:-_median} ${LARGE}/${SMALL}: $(awk -v l="$l" -v s="$s" 'BEGIN {printf "%.2f", l / s}')"
+	done
 done
 
 echo "== compensation throughput"
