@@ -1,6 +1,7 @@
 # The worker's life: it idles (logging once) while its database lacks the
 # extension; SIGHUP re-reads paycons.naptime and paycons.enabled; SIGTERM
-# stops it within a second; the postmaster restarts it afterwards.
+# stops it within a second; the postmaster restarts it afterwards, and after
+# a crash.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -14,13 +15,15 @@ $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'paycons'
 paycons.database = 'postgres'
 paycons.naptime = '200ms'
+restart_after_crash = on
 });
+my $start = -s $node->logfile // 0;
 $node->start;
 
 # no extension yet: said once, then quiet
-$node->wait_for_log(qr/paycons worker is idle: extension "paycons" is not installed in database "postgres"/);
+$node->wait_for_log(qr/paycons worker is idle: extension "paycons" is not installed in database "postgres"/, $start);
 usleep(1_000_000);
-my $log = slurp_file($node->logfile);
+my $log = substr(slurp_file($node->logfile), $start);
 my $count = () = $log =~ /is not installed in database/g;
 is($count, 1, 'missing extension logged once');
 
@@ -91,6 +94,17 @@ ok($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE ba
 	'one worker');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'paycons worker' AND xact_start IS NOT NULL AND state = 'idle'}),
 	'0', 'no transaction held open while it sleeps');
+
+# a crash (SIGKILL): the postmaster reinitialises and the worker comes back
+$pid = $node->safe_psql('postgres', 'SELECT worker_pid FROM paycons.stats()');
+$offset = -s $node->logfile;
+kill 'KILL', $pid;
+$node->wait_for_log(qr/database system is ready to accept connections/, $offset);
+ok($node->poll_query_until('postgres',
+	"SELECT worker_pid IS NOT NULL AND worker_pid <> $pid FROM paycons.stats()"),
+	'the worker is back after a crash');
+ok($node->poll_query_until('postgres', 'SELECT passes > 0 FROM paycons.stats()'),
+	'and runs passes again');
 
 $node->stop;
 done_testing();
