@@ -78,22 +78,26 @@ SELECT wm_pass();
 SELECT count(*) AS probes_left FROM paycons.order_probes WHERE order_id = 'wm-2';
 RESET paycons.refund_stuck_after;
 
--- paycons.outbox_maintain() is called when the catalog has it
+-- paycons.outbox_maintain() is called when the catalog has it (a stub
+-- stands in when the outbox's own is not installed)
+CREATE VIEW wm_outbox_maintain AS
+    SELECT p.oid, obj_description(p.oid, 'pg_proc') = 'wm-stub' AS stub
+      FROM pg_proc p WHERE p.proname = 'outbox_maintain' AND p.pronamespace = 'paycons'::regnamespace;
 DO $$
 BEGIN
-    IF pg_catalog.to_regprocedure('paycons.outbox_maintain()') IS NULL THEN
+    IF NOT EXISTS (SELECT 1 FROM wm_outbox_maintain) THEN
         CREATE FUNCTION paycons.outbox_maintain() RETURNS jsonb LANGUAGE sql
             AS $f$ SELECT '{"stub": true}'::jsonb $f$;
         COMMENT ON FUNCTION paycons.outbox_maintain() IS 'wm-stub';
     END IF;
 END;
 $$;
-SELECT CASE WHEN obj_description('paycons.outbox_maintain()'::regprocedure, 'pg_proc') = 'wm-stub'
+SELECT CASE WHEN (SELECT stub FROM wm_outbox_maintain)
             THEN paycons.run_maintenance() -> 'outbox_maintain' = '{"stub": true}'
-            ELSE paycons.run_maintenance() ? 'outbox_maintain' END AS outbox_maintain_called;
+            ELSE jsonb_typeof(paycons.run_maintenance() -> 'outbox_maintain') = 'object' END AS outbox_maintain_called;
 DO $$
 BEGIN
-    IF obj_description('paycons.outbox_maintain()'::regprocedure, 'pg_proc') = 'wm-stub' THEN
+    IF (SELECT stub FROM wm_outbox_maintain) THEN
         DROP FUNCTION paycons.outbox_maintain();
     END IF;
 END;

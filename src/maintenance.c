@@ -6,8 +6,8 @@
  *	  schedule exactly this function (DESIGN D2).
  *
  * A pass, in order:
- *	 1. paycons.outbox_maintain(), if the catalog has it (looked up at run
- *		time: the outbox owns it);
+ *	 1. paycons.outbox_maintain(), if the catalog has a function of that name
+ *		(looked up at run time: the outbox owns it; called without arguments);
  *	 2. close paying orders past pay_deadline + paycons.stuck_grace (the
  *		close enqueues release_stock through the stock trigger);
  *	 3. send payment.query for paying orders past pay_deadline, again after
@@ -321,7 +321,10 @@ maint_outbox(int64 *counts)
 	MaintOutbox o;
 	bool		isnull;
 
-	if (SPI_execute("SELECT pg_catalog.to_regprocedure('paycons.outbox_maintain()') IS NOT NULL",
+	/* by name: its arguments, if any, have defaults */
+	if (SPI_execute("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_proc"
+					" WHERE proname OPERATOR(pg_catalog.=) 'outbox_maintain'"
+					" AND pronamespace OPERATOR(pg_catalog.=) 'paycons'::pg_catalog.regnamespace)",
 					true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up paycons.outbox_maintain()");
 	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
