@@ -6,17 +6,19 @@
  *	  schedule exactly this function (DESIGN D2).
  *
  * A pass, in order:
- *	 1. paycons.outbox_maintain(), if the catalog has a function of that name
- *		(looked up at run time: the outbox owns it; called without arguments);
- *	 2. close paying orders past pay_deadline + paycons.stuck_grace (the
+ *	 1. close paying orders past pay_deadline + paycons.stuck_grace (the
  *		close enqueues release_stock through the stock trigger);
- *	 3. send payment.query for paying orders past pay_deadline, again after
+ *	 2. send payment.query for paying orders past pay_deadline, again after
  *		each backoff delay of the 'payment.query' retry policy;
- *	 4. commit the stock of paid orders whose commit failed;
- *	 5. send refund.query for orders refunding longer than
+ *	 3. commit the stock of paid orders whose commit failed;
+ *	 4. send refund.query for orders refunding longer than
  *		paycons.refund_stuck_after, with backoff likewise;
- *	 6. forget probes of orders that left the state they probed;
- *	 7. run due compensations (compensations.c).
+ *	 5. forget probes of orders that left the state they probed;
+ *	 6. run due compensations (compensations.c);
+ *	 7. paycons.outbox_maintain(), if the catalog has a function of that name
+ *		(looked up at run time: the outbox owns it; called without arguments),
+ *		last, because its partition rotation holds an exclusive lock until the
+ *		pass commits.
  * Each step handles at most paycons.batch_size items; each item runs in a
  * subtransaction, so one failure is counted and logged, and the pass goes
  * on.  Candidate rows come from the partial indexes orders_paying_deadline
@@ -283,7 +285,7 @@ maint_collect(int *n, int **ints)
 	return ids;
 }
 
-/* Steps 3 and 5: send queries for the candidates in SPI_tuptable */
+/* Steps 2 and 4: send queries for the candidates in SPI_tuptable */
 static void
 maint_send_probes(const char *kind, int64 *counts, PayconsCounter counter)
 {
@@ -313,7 +315,7 @@ maint_send_probes(const char *kind, int64 *counts, PayconsCounter counter)
 	maint_item_end();
 }
 
-/* Step 1: call paycons.outbox_maintain() if it exists; its result as text */
+/* Step 7: call paycons.outbox_maintain() if it exists; its result as text */
 static char *
 maint_outbox(int64 *counts)
 {
@@ -367,10 +369,7 @@ maint_pass(int64 *counts)
 										   "paycons maintenance item",
 										   ALLOCSET_DEFAULT_SIZES);
 
-	/* 1. the outbox's own maintenance */
-	outbox = maint_outbox(counts);
-
-	/* 2. close what waited past the deadline and the grace */
+	/* 1. close what waited past the deadline and the grace */
 	values[0] = TimestampTzGetDatum(now - (int64) paycons_stuck_grace * USECS_PER_SEC);
 	values[1] = Int32GetDatum(batch);
 	PayconsExecPlan(&maint_close_candidates, values, NULL, false, 0);
@@ -392,12 +391,12 @@ maint_pass(int64 *counts)
 	}
 	maint_item_end();
 
-	/* 3. ask the channel about overdue payments */
+	/* 2. ask the channel about overdue payments */
 	values[0] = Int32GetDatum(batch);
 	PayconsExecPlan(&maint_query_candidates, values, NULL, false, 0);
 	maint_send_probes("payment.query", counts, PCS_PAYMENT_QUERIES);
 
-	/* 4. stock of paid orders whose commit failed in the payment's trigger */
+	/* 3. stock of paid orders whose commit failed in the payment's trigger */
 	values[0] = Int32GetDatum(batch);
 	PayconsExecPlan(&maint_stock_candidates, values, NULL, false, 0);
 	ids = maint_collect(&n, NULL);
@@ -418,17 +417,23 @@ maint_pass(int64 *counts)
 	}
 	maint_item_end();
 
-	/* 5. ask the channel about refunds that take too long */
+	/* 4. ask the channel about refunds that take too long */
 	values[0] = TimestampTzGetDatum(now - (int64) paycons_refund_stuck_after * USECS_PER_SEC);
 	values[1] = Int32GetDatum(batch);
 	PayconsExecPlan(&maint_refund_candidates, values, NULL, false, 0);
 	maint_send_probes("refund.query", counts, PCS_REFUND_QUERIES);
 
-	/* 6. probes of orders that moved on */
+	/* 5. probes of orders that moved on */
 	PayconsExecPlan(&maint_probe_forget, NULL, NULL, false, 0);
 
-	/* 7. compensations */
+	/* 6. compensations */
 	PayconsRunCompensations(batch, counts);
+
+	/*
+	 * 7. the outbox's own maintenance, last: its rotation takes an exclusive
+	 * lock on a partition, held until this pass commits.
+	 */
+	outbox = maint_outbox(counts);
 
 	return outbox;
 }
