@@ -11,6 +11,7 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "paycons.h"
@@ -39,6 +40,60 @@ _PG_init(void)
 	/* --- end outbox --- */
 
 	/* --- worker, maintenance and shared memory GUCs and init --- */
+	DefineCustomStringVariable("paycons.database",
+							   "Database the paycons background worker maintains.",
+							   "The worker connects to this one database; schedule run_maintenance() with pg_cron for others.",
+							   &paycons_database,
+							   "postgres",
+							   PGC_POSTMASTER,
+							   0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("paycons.naptime",
+							"Time between two maintenance passes of the background worker.",
+							NULL,
+							&paycons_naptime,
+							10000, 100, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomBoolVariable("paycons.enabled",
+							 "Whether the paycons background worker runs maintenance passes.",
+							 "When off the worker stays idle; run_maintenance() can still be called or scheduled.",
+							 &paycons_enabled,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("paycons.stuck_grace",
+							"Time after pay_deadline before a paying order without payment is closed.",
+							"Between pay_deadline and pay_deadline + stuck_grace the order is queried (payment.query events).",
+							&paycons_stuck_grace,
+							900, 0, INT_MAX / 1000,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("paycons.refund_stuck_after",
+							"Time in state refunding after which an order is queried (refund.query events).",
+							NULL,
+							&paycons_refund_stuck_after,
+							3600, 0, INT_MAX / 1000,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("paycons.batch_size",
+							"Largest number of items of each kind one maintenance pass handles.",
+							NULL,
+							&paycons_batch_size,
+							1000, 1, 1000000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	if (process_shared_preload_libraries_in_progress)
+	{
+		PayconsStatsShmemInit();
+		PayconsWorkerRegister();
+	}
 
 	/* --- end worker --- */
 

@@ -44,6 +44,90 @@
 /* --- end outbox --- */
 
 /* --- compensations, stock, maintenance, worker (PC3xx) --- */
+#define ERRCODE_PAYCONS_INVALID_HANDLER		MAKE_SQLSTATE('P','C','3','0','1')
+#define ERRCODE_PAYCONS_UNKNOWN_HANDLER		MAKE_SQLSTATE('P','C','3','0','2')
+#define ERRCODE_PAYCONS_INVALID_QUANTITY	MAKE_SQLSTATE('P','C','3','0','3')
+#define ERRCODE_PAYCONS_UNKNOWN_SKU			MAKE_SQLSTATE('P','C','3','0','4')
+#define ERRCODE_PAYCONS_INSUFFICIENT_STOCK	MAKE_SQLSTATE('P','C','3','0','5')
+#define ERRCODE_PAYCONS_RESERVATION_RELEASED MAKE_SQLSTATE('P','C','3','0','6')
+#define ERRCODE_PAYCONS_RESERVATION_CONFLICT MAKE_SQLSTATE('P','C','3','0','7')
+#define ERRCODE_PAYCONS_INVALID_RETRY_POLICY MAKE_SQLSTATE('P','C','3','0','8')
+#define ERRCODE_PAYCONS_COMPENSATION_NOT_FOUND MAKE_SQLSTATE('P','C','3','0','9')
+#define ERRCODE_PAYCONS_COMPENSATION_STATE	MAKE_SQLSTATE('P','C','3','1','0')
+#define ERRCODE_PAYCONS_ORDER_NOT_RESERVABLE MAKE_SQLSTATE('P','C','3','1','1')
+
+/* Limits of this section, in bytes or items (documented in doc/operations.md) */
+#define PAYCONS_MAX_SKU			64
+#define PAYCONS_MAX_ACTION		200
+#define PAYCONS_MAX_ITEMS		1000
+
+/*
+ * Kinds of maintenance work, counted per pass (maintenance.c) and since
+ * server start in shared memory (stats.c).  Never renumber: the order is
+ * that of the columns of paycons.stats().
+ */
+typedef enum PayconsCounter
+{
+	PCS_PASSES = 0,
+	PCS_PASSES_SKIPPED,
+	PCS_COMP_DONE,
+	PCS_COMP_RETRIED,
+	PCS_COMP_DEAD,
+	PCS_EXTERNAL_SENT,
+	PCS_PAYMENT_QUERIES,
+	PCS_ORDERS_CLOSED,
+	PCS_STOCK_COMMITTED,
+	PCS_REFUND_QUERIES,
+	PCS_ITEM_ERRORS
+} PayconsCounter;
+
+#define PCS_NUM_COUNTERS	(PCS_ITEM_ERRORS + 1)
+
+/* A retry policy, with intervals in seconds (compensations.c) */
+typedef struct PayconsRetryPolicy
+{
+	double		initial;
+	double		coefficient;
+	double		max;
+	int			max_attempts;
+	double		jitter;
+	int			n_non_retryable;
+	char	  **non_retryable;	/* SQLSTATEs or classes */
+} PayconsRetryPolicy;
+
+/* subxact.c: run one item in an internal subtransaction */
+typedef void (*PayconsItemFn) (void *arg);
+extern bool PayconsTryItem(PayconsItemFn fn, void *arg, ErrorData **error);
+
+/* compensations.c (callers connected to SPI, running as the owner) */
+extern void PayconsGetRetryPolicy(const char *action, PayconsRetryPolicy *policy);
+extern double PayconsRetryDelay(const PayconsRetryPolicy *policy, int attempt,
+								double sample);
+extern int64 PayconsEnqueueCompensation(const char *order_id, const char *action,
+										Oid handler, Datum args, Oid run_as);
+extern void PayconsRunCompensations(int limit, int64 *counts);
+
+/* stock.c (callers connected to SPI, running as the owner) */
+extern bool PayconsStockCommit(const char *order_id);
+extern bool PayconsStockRelease(const char *order_id);
+
+/* stats.c: shared memory (present only under shared_preload_libraries) */
+extern void PayconsStatsShmemInit(void);
+extern void PayconsStatsAdd(const int64 *counts);
+extern void PayconsStatsWorkerStarted(void);
+extern bool PayconsStatsTakeWake(void);
+
+/* worker.c */
+extern void PayconsWorkerRegister(void);
+extern PGDLLEXPORT void paycons_worker_main(Datum main_arg);
+
+/* paycons.c: GUCs of the worker and of run_maintenance() */
+extern char *paycons_database;
+extern int	paycons_naptime;
+extern bool paycons_enabled;
+extern int	paycons_stuck_grace;
+extern int	paycons_refund_stuck_after;
+extern int	paycons_batch_size;
 
 /* --- end compensations --- */
 

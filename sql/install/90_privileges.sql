@@ -58,6 +58,14 @@ BEGIN
 
         -- end outbox
         -- compensations and maintenance
+        'paycons.enqueue_compensation(text, text, regprocedure, jsonb)',
+        'paycons.complete_compensation(bigint, boolean, text)',
+        'paycons.complete_refund_for(text, bigint, text, text)',
+        'paycons.add_stock(text, bigint)',
+        'paycons.reserve_stock(text, jsonb)',
+        'paycons.commit_stock(text)',
+        'paycons.release_stock(text, jsonb)',
+        'paycons.wake()',
 
         -- end compensations
         'paycons.can_transition(paycons.order_state, paycons.order_state)'
