@@ -408,7 +408,8 @@ callbacks_decide(const CallbackFacts *f, const CallbackOrder *o,
 					d->outcome = "amount_mismatch";
 					break;
 				}
-				if (o->state == OS_CREATED)
+				/* created and payment_failed reach paid through paying */
+				if (o->state != OS_PAYING)
 					callbacks_step(d, OS_PAYING);
 				callbacks_step(d, OS_PAID);
 				d->paid_amount = callbacks_add(o->paid_amount, f->amount,
