@@ -12,27 +12,37 @@
  * true, writing nothing.  A later delivery with other facts is a conflict:
  * nothing is applied, and the attempt is kept in paycons.callback_conflicts.
  *
- * One call runs, as the extension owner:
+ * One call runs, as the extension owner, two statements on the common
+ * paths:
  *
- *	1. one read of the channel's settings and of any stored delivery (a
- *	   replay ends here, after the signature check: no write, no lock);
- *	2. SELECT ... FOR UPDATE of the order: deliveries for one order are
- *	   serialised, so the decision is taken on the state the previous one
- *	   committed;
- *	3. INSERT of the inbox row, with its outcome, ON CONFLICT DO NOTHING:
- *	   the primary key serialises the first deliveries of one key (the
- *	   loser waits for the winner and then inserts nothing); a loser reads
- *	   the winner's row with a new snapshot and answers as a replay;
- *	4. the UPDATE(s) of the order -- the guard trigger checks the edge and
- *	   writes order_history, the order hub emits order.<state> into the
- *	   outbox -- and, for late or duplicate money, a refund compensation.
+ *	1. one read (no lock) of the channel's settings, of the stored delivery
+ *	   of this key, and -- only if there is none -- of the order.  A replay
+ *	   ends here, after the signature check: no write, no lock.  Otherwise
+ *	   the outcome is decided on the order as read.
+ *	2. one statement that inserts the inbox row, with its outcome, ON
+ *	   CONFLICT DO NOTHING, and -- only if it was inserted -- makes the
+ *	   first change of the order, provided the order is still the version
+ *	   step 1 read (same xmin; the UPDATE waits for a concurrent writer of
+ *	   the order and re-checks its newest version).  The primary key
+ *	   serialises the first deliveries of one key: a loser waits for the
+ *	   winner, inserts nothing, changes nothing, and answers as a replay of
+ *	   the winner's row (read with a new snapshot).
+ *	3. if the order changed between 1 and 2 (a close, another notice), the
+ *	   row is locked FOR UPDATE, the outcome decided again on its current
+ *	   version and the inbox row corrected -- no other delivery of this key
+ *	   can interfere, as the inbox row is ours.
+ *	4. further state changes (created -> paying -> paid is two edges), and
+ *	   for late or duplicate money a refund compensation.
  *
- * Nothing is written before step 3 has made this call the first delivery,
- * so a loser never needs to undo anything.  The reasoning depends on READ
- * COMMITTED (each statement sees what committed before it started, and
- * FOR UPDATE returns the newest version of the row), so apply_callback
- * refuses to run at a higher isolation level, where the same races would
- * surface as serialization failures.
+ * Every state change is an UPDATE of paycons.orders: the guard trigger
+ * checks the edge and writes order_history, the order hub emits
+ * order.<state> into the outbox.  Nothing is written before step 2 has made
+ * this call the first delivery, so a loser never needs to undo anything.
+ * The reasoning depends on READ COMMITTED (each statement sees what
+ * committed before it started; an UPDATE re-checks the newest version of a
+ * row it had to wait for), so apply_callback refuses to run at a higher
+ * isolation level, where the same races would surface as serialization
+ * failures.
  *
  * IDENTIFICATION
  *	  src/callbacks.c
@@ -116,20 +126,29 @@ typedef struct CallbackResult
 } CallbackResult;
 
 /*
- * Step 1: the channel's settings and the stored delivery of this key, if
- * any, in one read.  No row: the channel is not registered.
+ * Step 1: the channel's settings, the stored delivery of this key if any,
+ * and -- only when there is none -- the order, in one read without locks.
+ * No row: the channel is not registered.
  */
 static PayconsPlan callbacks_lookup = {
 	"SELECT c.secret, c.require_signature, c.signature_format,"
 	" pg_catalog.date_part('epoch', c.tolerance), c.ack, c.nack,"
 	" i.order_id, i.kind, i.status, i.amount, i.currency,"
-	" i.outcome, i.state, i.received_at"
+	" i.outcome, i.state, i.received_at,"
+	" o.xmin, o.state, o.amount, o.currency, o.paid_amount,"
+	" o.refunded_amount, o.has_txn_id"
 	" FROM paycons.channels c"
 	" LEFT JOIN paycons.callbacks i"
 	" ON i.channel OPERATOR(pg_catalog.=) c.channel"
 	" AND i.channel_txn_id OPERATOR(pg_catalog.=) $2"
+	" LEFT JOIN LATERAL (SELECT o.xmin, o.state, o.amount, o.currency,"
+	" o.paid_amount, o.refunded_amount,"
+	" o.channel_txn_id IS NOT NULL AS has_txn_id"
+	" FROM paycons.orders o"
+	" WHERE o.order_id OPERATOR(pg_catalog.=) $3"
+	" AND i.order_id IS NULL) o ON true"
 	" WHERE c.channel OPERATOR(pg_catalog.=) $1",
-	2, {TEXTOID, TEXTOID}, NULL
+	3, {TEXTOID, TEXTOID, TEXTOID}, NULL
 };
 
 /* Column numbers of callbacks_lookup */
@@ -140,6 +159,7 @@ static PayconsPlan callbacks_lookup = {
 #define LK_ACK			5
 #define LK_NACK			6
 #define LK_STORED		7		/* first column of the stored delivery */
+#define LK_ORDER		15		/* first column of the order (its xmin) */
 
 /* The stored delivery alone, same columns as callbacks_lookup's 7..14 */
 static PayconsPlan callbacks_select = {
@@ -160,23 +180,62 @@ static PayconsPlan callbacks_select = {
 #define ST_STATE		6
 #define ST_RECEIVED_AT	7
 
+/*
+ * The order again, locked: only when the optimistic update of step 3 found
+ * it changed since step 1.  Same columns as callbacks_lookup's 15..21.
+ */
 static PayconsPlan callbacks_lock_order = {
-	"SELECT state, amount, currency, paid_amount, refunded_amount,"
+	"SELECT xmin, state, amount, currency, paid_amount, refunded_amount,"
 	" channel_txn_id IS NOT NULL"
 	" FROM paycons.orders WHERE order_id OPERATOR(pg_catalog.=) $1"
 	" FOR UPDATE",
 	1, {TEXTOID}, NULL
 };
 
+/*
+ * Steps 2 and 3 in one statement: the inbox row, and -- only if it was
+ * inserted -- the first change of the order ($13), provided the row is
+ * still the version step 1 read (same xmin, $19; the UPDATE waits for a
+ * concurrent writer and re-checks the newest version).  Returns no row if
+ * the key was stored meanwhile; else received_at and whether the decision
+ * still holds: the update was done, or (no update asked) the order is
+ * still the version step 1 read, or still absent.
+ */
 static PayconsPlan callbacks_insert = {
-	"INSERT INTO paycons.callbacks (channel, channel_txn_id, order_id, kind,"
-	" status, amount, currency, payload, outcome, state, applied_at, source)"
+	"WITH ins AS (INSERT INTO paycons.callbacks (channel, channel_txn_id,"
+	" order_id, kind, status, amount, currency, payload, outcome, state,"
+	" applied_at, source)"
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::paycons.order_state,"
 	" CASE WHEN $11 THEN pg_catalog.now() END, $12)"
 	" ON CONFLICT (channel, channel_txn_id) DO NOTHING"
-	" RETURNING received_at",
-	12, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
-	JSONBOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID}, NULL
+	" RETURNING received_at),"
+	" upd AS (UPDATE paycons.orders SET state = $14::paycons.order_state,"
+	" paid_amount = $15, refunded_amount = $16,"
+	" channel = COALESCE($17, channel),"
+	" channel_txn_id = COALESCE($18, channel_txn_id),"
+	" updated_at = pg_catalog.now()"
+	" WHERE $13 AND order_id OPERATOR(pg_catalog.=) $3"
+	" AND xmin OPERATOR(pg_catalog.=) $19"
+	" AND EXISTS (SELECT 1 FROM ins) RETURNING 1)"
+	" SELECT ins.received_at,"
+	" CASE WHEN $13"
+	" THEN (SELECT pg_catalog.count(*) FROM upd) OPERATOR(pg_catalog.=) 1"
+	" ELSE COALESCE((SELECT COALESCE(o.xmin OPERATOR(pg_catalog.=) $19, false)"
+	" FROM paycons.orders o WHERE o.order_id OPERATOR(pg_catalog.=) $3),"
+	" $19 IS NULL) END"
+	" FROM ins",
+	19, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
+		JSONBOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID,
+	BOOLOID, TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, XIDOID}, NULL
+};
+
+/* The decision of an inbox row taken on a stale order, corrected */
+static PayconsPlan callbacks_redecide = {
+	"UPDATE paycons.callbacks SET outcome = $3, state = $4::paycons.order_state,"
+	" applied_at = CASE WHEN $5 THEN pg_catalog.now() END"
+	" WHERE channel OPERATOR(pg_catalog.=) $1"
+	" AND channel_txn_id OPERATOR(pg_catalog.=) $2",
+	5, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID}, NULL
 };
 
 static PayconsPlan callbacks_update_order = {
@@ -656,27 +715,71 @@ callbacks_update_order_row(const CallbackFacts *f, const CallbackDecision *d,
 }
 
 /*
+ * Read the order columns of an SPI row from column "first" on (xmin,
+ * state, amount, currency, paid_amount, refunded_amount, has_txn_id);
+ * false if they are NULL (no order).
+ */
+static bool
+callbacks_read_order(HeapTuple tup, TupleDesc desc, int first,
+					 CallbackOrder *o, TransactionId *xmin)
+{
+	bool		isnull;
+	Datum		d = callbacks_col(tup, desc, first, &isnull);
+
+	if (isnull)
+		return false;
+	*xmin = DatumGetTransactionId(d);
+	o->state = DatumGetOrderState(callbacks_col(tup, desc, first + 1, &isnull));
+	o->amount = DatumGetInt64(callbacks_col(tup, desc, first + 2, &isnull));
+	o->currency = SPI_getvalue(tup, desc, first + 3);
+	o->paid_amount = DatumGetInt64(callbacks_col(tup, desc, first + 4, &isnull));
+	o->refunded_amount = DatumGetInt64(callbacks_col(tup, desc, first + 5, &isnull));
+	o->has_txn_id = DatumGetBool(callbacks_col(tup, desc, first + 6, &isnull));
+	return true;
+}
+
+/* Decide for an order, or record an unknown one */
+static void
+callbacks_decide_or_unknown(const CallbackFacts *f, bool found,
+							const CallbackOrder *o, CallbackDecision *d)
+{
+	if (found)
+		callbacks_decide(f, o, d);
+	else
+	{
+		/* kept so that statement reconciliation can match it later */
+		memset(d, 0, sizeof(*d));
+		d->outcome = "unknown_order";
+		d->has_state = false;
+	}
+}
+
+/*
  * The body of apply_callback, connected to SPI and running as the owner.
  * Strings placed in *r are allocated in "upper".
  */
 static void
 callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 {
-	Datum		values[12];
-	char		nulls[12];
+	Datum		values[19];
+	char		nulls[19];
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
 	const char *why;
 	CallbackOrder order;
 	CallbackDecision d;
+	TransactionId xmin = InvalidTransactionId;
 	bool		found;
+	bool		want_update;
+	int			next_step = 0;
 
 	memset(&order, 0, sizeof(order));
 
-	/* 1. the channel, and the stored delivery if there is one */
+	/* 1. the channel, the stored delivery if any, else the order */
 	values[0] = CStringGetTextDatum(f->channel);
 	values[1] = CStringGetTextDatum(f->txn_id);
+	values[2] = CStringGetTextDatum(f->order_id);
 	PayconsExecPlan(&callbacks_lookup, values, NULL, false, 1);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -702,31 +805,15 @@ callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 		return;
 	}
 
-	/* 2. lock the order, then decide on the state it has now */
-	values[0] = CStringGetTextDatum(f->order_id);
-	PayconsExecPlan(&callbacks_lock_order, values, NULL, false, 1);
-	found = SPI_processed == 1;
-	if (found)
-	{
-		tup = SPI_tuptable->vals[0];
-		desc = SPI_tuptable->tupdesc;
-		order.state = DatumGetOrderState(callbacks_col(tup, desc, 1, &isnull));
-		order.amount = DatumGetInt64(callbacks_col(tup, desc, 2, &isnull));
-		order.currency = SPI_getvalue(tup, desc, 3);
-		order.paid_amount = DatumGetInt64(callbacks_col(tup, desc, 4, &isnull));
-		order.refunded_amount = DatumGetInt64(callbacks_col(tup, desc, 5, &isnull));
-		order.has_txn_id = DatumGetBool(callbacks_col(tup, desc, 6, &isnull));
-		callbacks_decide(f, &order, &d);
-	}
-	else
-	{
-		/* kept so that statement reconciliation can match it later */
-		memset(&d, 0, sizeof(d));
-		d.outcome = "unknown_order";
-		d.has_state = false;
-	}
+	/* decide on the order as read (optimistically: checked in step 3) */
+	found = callbacks_read_order(tup, desc, LK_ORDER, &order, &xmin);
+	callbacks_decide_or_unknown(f, found, &order, &d);
+	want_update = d.nsteps > 0 || d.write_order;
 
-	/* 3. the inbox row: only the first delivery gets to write it */
+	/*
+	 * 2 and 3. the inbox row -- only the first delivery gets to write it --
+	 * and the first change of the order, in one statement
+	 */
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(f->channel);
 	values[1] = CStringGetTextDatum(f->txn_id);
@@ -744,16 +831,32 @@ callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 		values[9] = CStringGetTextDatum(OrderStateName(d.final_state));
 	else
 		nulls[9] = 'n';
-	values[10] = BoolGetDatum(d.write_order || d.refund_reason != NULL);
+	values[10] = BoolGetDatum(want_update || d.refund_reason != NULL);
 	values[11] = CStringGetTextDatum(f->source);
+	values[12] = BoolGetDatum(want_update);
+	values[13] = CStringGetTextDatum(OrderStateName(d.nsteps > 0 ?
+													d.steps[0] : order.state));
+	values[14] = Int64GetDatum(d.paid_amount);
+	values[15] = Int64GetDatum(d.refunded_amount);
+	if (d.set_payment)
+	{
+		values[16] = CStringGetTextDatum(f->channel);
+		values[17] = CStringGetTextDatum(f->txn_id);
+	}
+	else
+		nulls[16] = nulls[17] = 'n';
+	if (found)
+		values[18] = TransactionIdGetDatum(xmin);
+	else
+		nulls[18] = 'n';
 	PayconsExecPlan(&callbacks_insert, values, nulls, false, 0);
 
 	if (SPI_processed == 0)
 	{
 		/*
-		 * Another delivery of this key committed after our first look (we
-		 * waited for it on the order lock or on the primary key).  Nothing
-		 * is written yet: answer as a replay of what it stored.
+		 * Another delivery of this key committed after step 1 (we waited
+		 * for it on the primary key).  Nothing is written: answer as a
+		 * replay of what it stored.
 		 */
 		values[0] = CStringGetTextDatum(f->channel);
 		values[1] = CStringGetTextDatum(f->txn_id);
@@ -765,26 +868,57 @@ callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 								SPI_tuptable->tupdesc, 1, r, upper);
 		return;
 	}
-	r->outcome = d.outcome;
-	r->has_state = d.has_state;
-	r->state = d.final_state;
-	r->duplicate = false;
 	r->has_first_seen = true;
 	r->first_seen = DatumGetTimestampTz(callbacks_col(SPI_tuptable->vals[0],
 													  SPI_tuptable->tupdesc,
 													  1, &isnull));
 
-	/* 4. apply: each step is one legal edge, checked and recorded */
-	if (d.nsteps > 0)
+	if (DatumGetBool(callbacks_col(SPI_tuptable->vals[0],
+								   SPI_tuptable->tupdesc, 2, &isnull)))
+		next_step = 1;			/* steps[0] (if any) is done */
+	else
 	{
-		for (int i = 0; i < d.nsteps; i++)
-			callbacks_update_order_row(f, &d, d.steps[i]);
+		/*
+		 * The order changed between step 1 and step 3 (a concurrent close,
+		 * another notice, ...).  The inbox row is ours, so no other
+		 * delivery of this key can be deciding: lock the order, decide
+		 * again on what it is now, and correct the inbox row.
+		 */
+		values[0] = CStringGetTextDatum(f->order_id);
+		PayconsExecPlan(&callbacks_lock_order, values, NULL, false, 1);
+		found = SPI_processed == 1 &&
+			callbacks_read_order(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+								 1, &order, &xmin);
+		callbacks_decide_or_unknown(f, found, &order, &d);
+
+		values[0] = CStringGetTextDatum(f->channel);
+		values[1] = CStringGetTextDatum(f->txn_id);
+		values[2] = CStringGetTextDatum(d.outcome);
+		values[3] = d.has_state ?
+			CStringGetTextDatum(OrderStateName(d.final_state)) : (Datum) 0;
+		values[4] = BoolGetDatum(d.nsteps > 0 || d.write_order ||
+								 d.refund_reason != NULL);
+		PayconsExecPlan(&callbacks_redecide, values,
+						d.has_state ? NULL : "  n  ", false, 0);
+		if (SPI_processed != 1)
+			elog(ERROR, "could not correct callback \"%s\" of channel \"%s\"",
+				 f->txn_id, f->channel);
+
+		if (d.nsteps == 0 && d.write_order)
+			callbacks_update_order_row(f, &d, order.state);
 	}
-	else if (d.write_order)
-		callbacks_update_order_row(f, &d, order.state);
+
+	/* 4. the remaining state changes: each one legal edge, recorded */
+	for (int i = next_step; i < d.nsteps; i++)
+		callbacks_update_order_row(f, &d, d.steps[i]);
 
 	if (d.refund_reason != NULL)
 		callbacks_enqueue_refund_of(f, d.refund_reason);
+
+	r->outcome = d.outcome;
+	r->has_state = d.has_state;
+	r->state = d.final_state;
+	r->duplicate = false;
 }
 
 /* The blessed result descriptor, cached for the life of the call site */
