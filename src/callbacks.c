@@ -12,25 +12,24 @@
  * true, writing nothing.  A later delivery with other facts is a conflict:
  * nothing is applied, and the attempt is kept in paycons.callback_conflicts.
  *
- * One call runs, as the extension owner, two statements on the common
- * paths:
+ * One call runs, as the extension owner:
  *
  *	1. one read (no lock) of the channel's settings, of the stored delivery
  *	   of this key, and -- only if there is none -- of the order.  A replay
  *	   ends here, after the signature check: no write, no lock.  Otherwise
  *	   the outcome is decided on the order as read.
- *	2. one statement that inserts the inbox row, with its outcome, ON
- *	   CONFLICT DO NOTHING, and -- only if it was inserted -- makes the
- *	   first change of the order, provided the order is still the version
+ *	2. INSERT of the inbox row, with its outcome, ON CONFLICT DO NOTHING.
+ *	   The primary key serialises the first deliveries of one key: a loser
+ *	   waits for the winner, inserts nothing, and answers as a replay of
+ *	   the winner's row (read with a new snapshot); it has written nothing.
+ *	3. the first change of the order, provided it is still the version
  *	   step 1 read (same xmin; the UPDATE waits for a concurrent writer of
- *	   the order and re-checks its newest version).  The primary key
- *	   serialises the first deliveries of one key: a loser waits for the
- *	   winner, inserts nothing, changes nothing, and answers as a replay of
- *	   the winner's row (read with a new snapshot).
- *	3. if the order changed between 1 and 2 (a close, another notice), the
- *	   row is locked FOR UPDATE, the outcome decided again on its current
- *	   version and the inbox row corrected -- no other delivery of this key
- *	   can interfere, as the inbox row is ours.
+ *	   the order and re-checks its newest version) -- or, for a decision
+ *	   that changes nothing, a check that it still is.  If the order
+ *	   changed meanwhile (a close, another notice), it is locked FOR
+ *	   UPDATE, the outcome decided again on its current version, and the
+ *	   inbox row corrected: the inbox row is ours, so no other delivery of
+ *	   this key can interfere.
  *	4. further state changes (created -> paying -> paid is two edges), and
  *	   for late or duplicate money a refund compensation.
  *
@@ -54,6 +53,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "nodes/parsenodes.h"
 #include "common/int.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
@@ -126,8 +126,14 @@ typedef struct CallbackResult
 } CallbackResult;
 
 /*
+ * The plans.  All are prepared generic (CURSOR_OPT_GENERIC_PLAN, see
+ * callbacks_exec): they are probes of primary keys whose best plan does not
+ * depend on the values, and a custom plan per call would cost more than
+ * running the statement.
+ *
  * Step 1: the channel's settings, the stored delivery of this key if any,
- * and -- only when there is none -- the order, in one read without locks.
+ * and -- only when there is none -- the order, in one read without locks
+ * (OFFSET 0 keeps the order probe a gated subquery: a replay skips it).
  * No row: the channel is not registered.
  */
 static PayconsPlan callbacks_lookup = {
@@ -146,7 +152,7 @@ static PayconsPlan callbacks_lookup = {
 	" o.channel_txn_id IS NOT NULL AS has_txn_id"
 	" FROM paycons.orders o"
 	" WHERE o.order_id OPERATOR(pg_catalog.=) $3"
-	" AND i.order_id IS NULL) o ON true"
+	" AND i.order_id IS NULL OFFSET 0) o ON true"
 	" WHERE c.channel OPERATOR(pg_catalog.=) $1",
 	3, {TEXTOID, TEXTOID, TEXTOID}, NULL
 };
@@ -192,41 +198,25 @@ static PayconsPlan callbacks_lock_order = {
 	1, {TEXTOID}, NULL
 };
 
-/*
- * Steps 2 and 3 in one statement: the inbox row, and -- only if it was
- * inserted -- the first change of the order ($13), provided the row is
- * still the version step 1 read (same xmin, $19; the UPDATE waits for a
- * concurrent writer and re-checks the newest version).  Returns no row if
- * the key was stored meanwhile; else received_at and whether the decision
- * still holds: the update was done, or (no update asked) the order is
- * still the version step 1 read, or still absent.
- */
+/* Step 2: the inbox row; no row returned if the key is stored already */
 static PayconsPlan callbacks_insert = {
-	"WITH ins AS (INSERT INTO paycons.callbacks (channel, channel_txn_id,"
-	" order_id, kind, status, amount, currency, payload, outcome, state,"
-	" applied_at, source)"
+	"INSERT INTO paycons.callbacks (channel, channel_txn_id, order_id, kind,"
+	" status, amount, currency, payload, outcome, state, applied_at, source)"
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::paycons.order_state,"
 	" CASE WHEN $11 THEN pg_catalog.now() END, $12)"
 	" ON CONFLICT (channel, channel_txn_id) DO NOTHING"
-	" RETURNING received_at),"
-	" upd AS (UPDATE paycons.orders SET state = $14::paycons.order_state,"
-	" paid_amount = $15, refunded_amount = $16,"
-	" channel = COALESCE($17, channel),"
-	" channel_txn_id = COALESCE($18, channel_txn_id),"
-	" updated_at = pg_catalog.now()"
-	" WHERE $13 AND order_id OPERATOR(pg_catalog.=) $3"
-	" AND xmin OPERATOR(pg_catalog.=) $19"
-	" AND EXISTS (SELECT 1 FROM ins) RETURNING 1)"
-	" SELECT ins.received_at,"
-	" CASE WHEN $13"
-	" THEN (SELECT pg_catalog.count(*) FROM upd) OPERATOR(pg_catalog.=) 1"
-	" ELSE COALESCE((SELECT COALESCE(o.xmin OPERATOR(pg_catalog.=) $19, false)"
-	" FROM paycons.orders o WHERE o.order_id OPERATOR(pg_catalog.=) $3),"
-	" $19 IS NULL) END"
-	" FROM ins",
-	19, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
-		JSONBOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID,
-	BOOLOID, TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, XIDOID}, NULL
+	" RETURNING received_at",
+	12, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
+	JSONBOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID}, NULL
+};
+
+/*
+ * Step 3 when the decision changes nothing: is the order still the version
+ * step 1 read (or still absent)?
+ */
+static PayconsPlan callbacks_check_order = {
+	"SELECT xmin FROM paycons.orders WHERE order_id OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}, NULL
 };
 
 /* The decision of an inbox row taken on a stale order, corrected */
@@ -238,14 +228,21 @@ static PayconsPlan callbacks_redecide = {
 	5, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID}, NULL
 };
 
+/*
+ * A change of the order.  With $7 (the xmin step 1 read) it is step 3's
+ * optimistic update: it changes nothing if the order is no longer that
+ * version (the UPDATE waits for a concurrent writer and re-checks the
+ * newest version).  With $7 NULL the row is ours, locked.
+ */
 static PayconsPlan callbacks_update_order = {
 	"UPDATE paycons.orders SET state = $2::paycons.order_state,"
 	" paid_amount = $3, refunded_amount = $4,"
 	" channel = COALESCE($5, channel),"
 	" channel_txn_id = COALESCE($6, channel_txn_id),"
 	" updated_at = pg_catalog.now()"
-	" WHERE order_id OPERATOR(pg_catalog.=) $1",
-	6, {TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID}, NULL
+	" WHERE order_id OPERATOR(pg_catalog.=) $1"
+	" AND ($7 IS NULL OR xmin OPERATOR(pg_catalog.=) $7)",
+	7, {TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, XIDOID}, NULL
 };
 
 static PayconsPlan callbacks_record_conflict = {
@@ -276,6 +273,34 @@ static PayconsPlan callbacks_count_bad_signature = {
 	" WHERE channel OPERATOR(pg_catalog.=) $1",
 	2, {TEXTOID, TEXTOID}, NULL
 };
+
+/*
+ * Run one of our kept plans.  It is prepared here, generic, the first time
+ * (and again if it went stale); PayconsExecPlan then finds it valid and
+ * runs it.
+ */
+static int
+callbacks_exec(PayconsPlan *p, Datum *values, const char *nulls, long tcount)
+{
+	if (p->plan != NULL && !SPI_plan_is_valid(p->plan))
+	{
+		SPI_freeplan(p->plan);
+		p->plan = NULL;
+	}
+	if (p->plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes,
+											  CURSOR_OPT_GENERIC_PLAN);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare_cursor failed for \"%s\": %s",
+				 p->sql, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		p->plan = plan;
+	}
+	return PayconsExecPlan(p, values, nulls, false, tcount);
+}
 
 /* Does a text Datum equal a C string? */
 static bool
@@ -604,7 +629,7 @@ callbacks_answer_stored(const CallbackFacts *f, HeapTuple tup, TupleDesc desc,
 		else
 			nulls[7] = 'n';
 		values[8] = CStringGetTextDatum(f->source);
-		PayconsExecPlan(&callbacks_record_conflict, values, nulls, false, 0);
+		callbacks_exec(&callbacks_record_conflict, values, nulls, 0);
 		if (SPI_processed != 1)
 			elog(ERROR, "could not record the conflicting callback");
 
@@ -629,7 +654,7 @@ callbacks_refuse_signature(const CallbackFacts *f, const char *why,
 
 	values[0] = CStringGetTextDatum(f->channel);
 	values[1] = CStringGetTextDatum(why);
-	PayconsExecPlan(&callbacks_count_bad_signature, values, NULL, false, 0);
+	callbacks_exec(&callbacks_count_bad_signature, values, NULL, 0);
 
 	r->outcome = "bad_signature";
 	r->has_state = false;
@@ -688,16 +713,20 @@ callbacks_enqueue_refund_of(const CallbackFacts *f, const char *reason)
 	values[3] = Int64GetDatum(f->amount);
 	values[4] = CStringGetTextDatum(f->currency);
 	values[5] = CStringGetTextDatum(reason);
-	PayconsExecPlan(&callbacks_enqueue_refund, values, NULL, false, 0);
+	callbacks_exec(&callbacks_enqueue_refund, values, NULL, 0);
 }
 
-/* Write the order's new state (or only its amounts) */
-static void
+/*
+ * Write the order's new state (or only its amounts).  With a valid
+ * expect_xmin, only if the order is still that version: returns false if
+ * it is not.  Without, the row must be there (it is locked by us).
+ */
+static bool
 callbacks_update_order_row(const CallbackFacts *f, const CallbackDecision *d,
-						   OrderState state)
+						   OrderState state, TransactionId expect_xmin)
 {
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', 'n', 'n'};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', 'n', 'n', 'n'};
 
 	values[0] = CStringGetTextDatum(f->order_id);
 	values[1] = CStringGetTextDatum(OrderStateName(state));
@@ -709,9 +738,18 @@ callbacks_update_order_row(const CallbackFacts *f, const CallbackDecision *d,
 		values[5] = CStringGetTextDatum(f->txn_id);
 		nulls[4] = nulls[5] = ' ';
 	}
-	if (PayconsExecPlan(&callbacks_update_order, values, nulls, false, 0) != SPI_OK_UPDATE ||
-		SPI_processed != 1)
+	if (TransactionIdIsValid(expect_xmin))
+	{
+		values[6] = TransactionIdGetDatum(expect_xmin);
+		nulls[6] = ' ';
+	}
+	if (callbacks_exec(&callbacks_update_order, values, nulls, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update order \"%s\"", f->order_id);
+	if (SPI_processed == 1)
+		return true;
+	if (!TransactionIdIsValid(expect_xmin))
 		elog(ERROR, "locked order \"%s\" could not be updated", f->order_id);
+	return false;
 }
 
 /*
@@ -761,8 +799,8 @@ callbacks_decide_or_unknown(const CallbackFacts *f, bool found,
 static void
 callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 {
-	Datum		values[19];
-	char		nulls[19];
+	Datum		values[12];
+	char		nulls[12];
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
@@ -772,6 +810,7 @@ callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 	TransactionId xmin = InvalidTransactionId;
 	bool		found;
 	bool		want_update;
+	bool		still_valid;
 	int			next_step = 0;
 
 	memset(&order, 0, sizeof(order));
@@ -780,7 +819,7 @@ callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 	values[0] = CStringGetTextDatum(f->channel);
 	values[1] = CStringGetTextDatum(f->txn_id);
 	values[2] = CStringGetTextDatum(f->order_id);
-	PayconsExecPlan(&callbacks_lookup, values, NULL, false, 1);
+	callbacks_exec(&callbacks_lookup, values, NULL, 1);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_PAYCONS_UNKNOWN_CHANNEL),
@@ -810,10 +849,7 @@ callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 	callbacks_decide_or_unknown(f, found, &order, &d);
 	want_update = d.nsteps > 0 || d.write_order;
 
-	/*
-	 * 2 and 3. the inbox row -- only the first delivery gets to write it --
-	 * and the first change of the order, in one statement
-	 */
+	/* 2. the inbox row: only the first delivery of this key writes it */
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(f->channel);
 	values[1] = CStringGetTextDatum(f->txn_id);
@@ -833,23 +869,7 @@ callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 		nulls[9] = 'n';
 	values[10] = BoolGetDatum(want_update || d.refund_reason != NULL);
 	values[11] = CStringGetTextDatum(f->source);
-	values[12] = BoolGetDatum(want_update);
-	values[13] = CStringGetTextDatum(OrderStateName(d.nsteps > 0 ?
-													d.steps[0] : order.state));
-	values[14] = Int64GetDatum(d.paid_amount);
-	values[15] = Int64GetDatum(d.refunded_amount);
-	if (d.set_payment)
-	{
-		values[16] = CStringGetTextDatum(f->channel);
-		values[17] = CStringGetTextDatum(f->txn_id);
-	}
-	else
-		nulls[16] = nulls[17] = 'n';
-	if (found)
-		values[18] = TransactionIdGetDatum(xmin);
-	else
-		nulls[18] = 'n';
-	PayconsExecPlan(&callbacks_insert, values, nulls, false, 0);
+	callbacks_exec(&callbacks_insert, values, nulls, 0);
 
 	if (SPI_processed == 0)
 	{
@@ -860,7 +880,7 @@ callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 		 */
 		values[0] = CStringGetTextDatum(f->channel);
 		values[1] = CStringGetTextDatum(f->txn_id);
-		PayconsExecPlan(&callbacks_select, values, NULL, false, 1);
+		callbacks_exec(&callbacks_select, values, NULL, 1);
 		if (SPI_processed != 1)
 			elog(ERROR, "callback \"%s\" of channel \"%s\" conflicted on insert but cannot be read",
 				 f->txn_id, f->channel);
@@ -873,8 +893,26 @@ callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 													  SPI_tuptable->tupdesc,
 													  1, &isnull));
 
-	if (DatumGetBool(callbacks_col(SPI_tuptable->vals[0],
-								   SPI_tuptable->tupdesc, 2, &isnull)))
+	/* 3. the first change, if the order is still what step 1 read */
+	if (want_update)
+		still_valid = callbacks_update_order_row(f, &d,
+												 d.nsteps > 0 ? d.steps[0] : order.state,
+												 xmin);
+	else
+	{
+		TransactionId now_xmin = InvalidTransactionId;
+
+		values[0] = CStringGetTextDatum(f->order_id);
+		callbacks_exec(&callbacks_check_order, values, NULL, 1);
+		if (SPI_processed == 1)
+			now_xmin = DatumGetTransactionId(callbacks_col(SPI_tuptable->vals[0],
+														   SPI_tuptable->tupdesc,
+														   1, &isnull));
+		still_valid = found ? TransactionIdEquals(now_xmin, xmin) :
+			!TransactionIdIsValid(now_xmin);
+	}
+
+	if (still_valid)
 		next_step = 1;			/* steps[0] (if any) is done */
 	else
 	{
@@ -885,7 +923,7 @@ callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 		 * again on what it is now, and correct the inbox row.
 		 */
 		values[0] = CStringGetTextDatum(f->order_id);
-		PayconsExecPlan(&callbacks_lock_order, values, NULL, false, 1);
+		callbacks_exec(&callbacks_lock_order, values, NULL, 1);
 		found = SPI_processed == 1 &&
 			callbacks_read_order(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 								 1, &order, &xmin);
@@ -898,19 +936,20 @@ callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 			CStringGetTextDatum(OrderStateName(d.final_state)) : (Datum) 0;
 		values[4] = BoolGetDatum(d.nsteps > 0 || d.write_order ||
 								 d.refund_reason != NULL);
-		PayconsExecPlan(&callbacks_redecide, values,
-						d.has_state ? NULL : "  n  ", false, 0);
+		callbacks_exec(&callbacks_redecide, values,
+					   d.has_state ? NULL : "   n ", 0);
 		if (SPI_processed != 1)
 			elog(ERROR, "could not correct callback \"%s\" of channel \"%s\"",
 				 f->txn_id, f->channel);
 
 		if (d.nsteps == 0 && d.write_order)
-			callbacks_update_order_row(f, &d, order.state);
+			callbacks_update_order_row(f, &d, order.state,
+									   InvalidTransactionId);
 	}
 
 	/* 4. the remaining state changes: each one legal edge, recorded */
 	for (int i = next_step; i < d.nsteps; i++)
-		callbacks_update_order_row(f, &d, d.steps[i]);
+		callbacks_update_order_row(f, &d, d.steps[i], InvalidTransactionId);
 
 	if (d.refund_reason != NULL)
 		callbacks_enqueue_refund_of(f, d.refund_reason);

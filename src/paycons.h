@@ -150,7 +150,7 @@ extern Oid	PayconsSchemaOid(void);
  * cast in the SQL), so a kept plan stays valid if the extension is dropped
  * and created again: the plan cache re-parses the text.
  */
-#define PAYCONS_PLAN_MAX_ARGS 24
+#define PAYCONS_PLAN_MAX_ARGS 16
 
 typedef struct PayconsPlan
 {

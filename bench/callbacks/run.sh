@@ -45,7 +45,7 @@ run() {
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
 bash "$here/setup.sh" "$DB" 2>&1 | grep -v NOTICE || true
-POOL=${POOL:-$((DURATION * 60000))}
+POOL=${POOL:-$((DURATION * 40000))}
 
 results="$tmp/results"
 : > "$results"
@@ -68,6 +68,8 @@ measure interim
 # the new paths must not have run out of orders (that would be unknown_order work)
 bad=$(q -c "SELECT count(*) FROM paycons.callbacks WHERE outcome <> 'applied'")
 [ "$bad" = 0 ] || { echo "some callbacks were not applied: $bad"; exit 1; }
+bad=$(q -c "SELECT (SELECT count(*) FROM paycons_bench.callbacks) - (SELECT count(*) FROM paycons_bench.orders WHERE state::text = 'paid')")
+[ "$bad" = 0 ] || { echo "some floor callbacks found no paying order: $bad"; exit 1; }
 if [ "$LEAN" = 1 ]; then
     q -f "$here/lean_outbox.sql"
     configs="off:2 off:8"
