@@ -125,6 +125,38 @@ typedef struct CallbackResult
 	char	   *ack;			/* NULL: answer with an HTTP error */
 } CallbackResult;
 
+static int	callbacks_exec(PayconsPlan *p, Datum *values, const char *nulls,
+						   long tcount);
+static bool callbacks_text_eq(Datum d, const char *s);
+static char *callbacks_text_col(HeapTuple tup, TupleDesc desc, int col,
+								MemoryContext cxt);
+static void callbacks_check_args(FunctionCallInfo fcinfo, CallbackFacts *f);
+static void callbacks_step(CallbackDecision *d, OrderState to);
+static int64 callbacks_add(int64 a, int64 b, const char *order_id);
+static void callbacks_decide(const CallbackFacts *f, const CallbackOrder *o,
+							 CallbackDecision *d);
+static void callbacks_decide_or_unknown(const CallbackFacts *f, bool found,
+										const CallbackOrder *o,
+										CallbackDecision *d);
+static void callbacks_answer_stored(const CallbackFacts *f, HeapTuple tup,
+									TupleDesc desc, int first,
+									CallbackResult *r, MemoryContext upper);
+static void callbacks_refuse_signature(const CallbackFacts *f, const char *why,
+									   CallbackResult *r);
+static const char *callbacks_check_signature(const CallbackFacts *f,
+											 HeapTuple tup, TupleDesc desc);
+static void callbacks_enqueue_refund_of(const CallbackFacts *f,
+										const char *reason);
+static bool callbacks_update_order_row(const CallbackFacts *f,
+									   const CallbackDecision *d,
+									   OrderState state,
+									   TransactionId expect_xmin);
+static bool callbacks_read_order(HeapTuple tup, TupleDesc desc, int first,
+								 CallbackOrder *o, TransactionId *xmin);
+static void callbacks_apply(const CallbackFacts *f, CallbackResult *r,
+							MemoryContext upper);
+static TupleDesc callbacks_result_desc(FunctionCallInfo fcinfo);
+
 /*
  * The plans.  All are prepared generic (CURSOR_OPT_GENERIC_PLAN, see
  * callbacks_exec): they are probes of primary keys whose best plan does not

@@ -41,6 +41,15 @@ PG_FUNCTION_INFO_V1(paycons_hmac_sha256);
 #define SIGNATURE_UNIX_EPOCH_OFFSET \
 	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)
 
+static inline int signature_hexval(char c);
+static bool signature_decode_hex(const char *src, size_t len, uint8 *dst);
+static bool signature_decode_base64(const char *src, size_t len, uint8 *dst);
+static const char *signature_verify_header(const uint8 *key, size_t keylen,
+										   const char *sig, size_t siglen,
+										   const char *body, size_t bodylen,
+										   int64 tolerance_usecs,
+										   TimestampTz now);
+
 /*
  * Compare two byte strings of the same length in time that depends on the
  * length only, not on where they first differ.

@@ -9,8 +9,10 @@
 #
 # DURATION (seconds per run, default 10), ROUNDS (default 1: runs of one
 # configuration are interleaved C / PL/pgSQL / floor, ROUNDS times; the
-# median tps is reported), LEAN=1 also measures with the interim outbox
-# trigger replaced by a lean one (see lean_outbox.sql).
+# median tps is reported), CONFIGS (default "off:2 off:8 on:2 on:8":
+# synchronous_commit:clients), LEAN=1 also measures LEAN_CONFIGS (default
+# "off:2") with the interim outbox trigger replaced by a lean one (see
+# lean_outbox.sql).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 DB=${BENCH_DB:-paycons_bench_callbacks}
@@ -49,7 +51,7 @@ POOL=${POOL:-$((DURATION * 40000))}
 
 results="$tmp/results"
 : > "$results"
-configs="off:2 off:8 on:2 on:8"
+configs=${CONFIGS:-"off:2 off:8 on:2 on:8"}
 measure() {    # measure LABEL
     local label=$1
     for cfg in $configs; do
@@ -65,6 +67,8 @@ measure() {    # measure LABEL
     done
 }
 measure interim
+# WAL per applied callback, split into records and full-page images
+bash "$here/wal.sh" > "$tmp/wal" 2>&1 || true
 # the new paths must not have run out of orders (that would be unknown_order work)
 bad=$(q -c "SELECT count(*) FROM paycons.callbacks WHERE outcome <> 'applied'")
 [ "$bad" = 0 ] || { echo "some callbacks were not applied: $bad"; exit 1; }
@@ -72,7 +76,7 @@ bad=$(q -c "SELECT (SELECT count(*) FROM paycons_bench.callbacks) - (SELECT coun
 [ "$bad" = 0 ] || { echo "some floor callbacks found no paying order: $bad"; exit 1; }
 if [ "$LEAN" = 1 ]; then
     q -f "$here/lean_outbox.sql"
-    configs="off:2 off:8"
+    configs=${LEAN_CONFIGS:-"off:2"}
     measure lean
 fi
 
@@ -85,7 +89,7 @@ summarize() {   # label path sc c -> line
     wc=$(awk -v l=$l -v p=$p -v s=$sc -v c=$c '$1==l&&$2==p&&$3==s&&$4==c&&$5=="c"{print $7}' "$results" | median)
     wp=$(awk -v l=$l -v p=$p -v s=$sc -v c=$c '$1==l&&$2==p&&$3==s&&$4==c&&$5=="plpgsql"{print $7}' "$results" | median)
     wf=$(awk -v l=$l -v p=$p -v s=$sc -v c=$c '$1==l&&$2==p&&$3==s&&$4==c&&$5=="floor"{print $7}' "$results" | median)
-    [ -n "$tc" ] || return 0
+    grep -q "^$l $p $sc $c " "$results" || return 0
     awk -v l=$l -v p=$p -v s=$sc -v c=$c -v tc=$tc -v tp=$tp -v tf=$tf -v wc=$wc -v wp=$wp -v wf=$wf 'BEGIN {
         printf "| %s | %s | %s | %d | %.0f | %.0f | %.0f | %.2f | %.2f | %d | %d | %d | %.2f |\n",
                l, p, s, c, tc, tp, tf, tc/tf, tc/tp, wc, wp, wf, (wf > 0 ? wc/wf : 0) }'
@@ -121,6 +125,10 @@ cat "$tmp/table"
     echo "WAL bytes per transaction from pg_current_wal_lsn() around each run (after a CHECKPOINT, so full-page images are included)."
     echo
     cat "$tmp/table"
+    echo
+    echo "WAL per applied callback (bench/callbacks/wal.sh: 1 client, fixed count, after a warm-up; pg_waldump --stats):"
+    echo
+    cat "$tmp/wal"
     echo
     cat "$tmp/raw"
 } > "$OUT"

@@ -31,9 +31,9 @@ for v in c plpgsql floor; do
     if [ -x "$waldump" ] && [ -r "$waldir" ]; then
         q -c "SELECT pg_switch_wal()" >/dev/null
         line=$("$waldump" -p "$waldir" -t "$tli" -s "$before" -e "$after" --stats 2>/dev/null | grep '^Total' || true)
-        # Total  <n>  <pct>  <record bytes> <pct> <fpi bytes> <pct> <total> <pct>
-        rec=$(echo "$line" | awk -v n="$TXNS" '{printf "%d", $4 / n}')
-        fpi=$(echo "$line" | awk -v n="$TXNS" '{printf "%d", $6 / n}')
+        # Total  <n>  <record bytes> [pct]  <fpi bytes> [pct]  <total> [100%]
+        rec=$(echo "$line" | awk -v n="$TXNS" '{printf "%d", $3 / n}')
+        fpi=$(echo "$line" | awk -v n="$TXNS" '{printf "%d", $5 / n}')
     fi
     echo "| $v | $TXNS | $all | $rec | $fpi |"
 done
