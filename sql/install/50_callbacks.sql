@@ -60,6 +60,8 @@ COMMENT ON COLUMN paycons.callbacks.source IS 'callback (pushed by the channel),
 -- the normal "applied" rows cost no second index entry.
 CREATE INDEX callbacks_attention ON paycons.callbacks (order_id)
     WHERE outcome <> 'applied';
+COMMENT ON INDEX paycons.callbacks_attention IS
+    'callbacks to look at again (unknown orders, mismatches, late and duplicate money), by order';
 SELECT pg_catalog.pg_extension_config_dump('paycons.callbacks', '');
 
 CREATE TABLE paycons.callback_conflicts (
