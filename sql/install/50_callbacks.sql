@@ -131,7 +131,7 @@ CREATE FUNCTION paycons.set_channel(
     ack text DEFAULT NULL,
     nack text DEFAULT NULL)
     RETURNS void
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
     SET search_path = pg_catalog, paycons, pg_temp
 AS $$
 BEGIN
@@ -184,7 +184,7 @@ COMMENT ON FUNCTION paycons.set_channel(text, text, boolean, text, interval, tex
 
 CREATE FUNCTION paycons.drop_channel(channel text)
     RETURNS boolean
-    LANGUAGE sql VOLATILE STRICT
+    LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
     SET search_path = pg_catalog, paycons, pg_temp
 AS $$
     WITH d AS (DELETE FROM paycons.channels c WHERE c.channel = drop_channel.channel RETURNING 1)
