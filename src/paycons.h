@@ -36,6 +36,38 @@
 #define ERRCODE_PAYCONS_INVALID_INITIAL_STATE MAKE_SQLSTATE('P','C','0','0','7')
 
 /* --- callbacks (PC1xx): callbacks.c and friends --- */
+#define ERRCODE_PAYCONS_INVALID_CALLBACK_KIND	MAKE_SQLSTATE('P','C','1','0','1')
+#define ERRCODE_PAYCONS_INVALID_CALLBACK_STATUS	MAKE_SQLSTATE('P','C','1','0','2')
+#define ERRCODE_PAYCONS_INVALID_CALLBACK_SOURCE	MAKE_SQLSTATE('P','C','1','0','3')
+#define ERRCODE_PAYCONS_CALLBACK_ISOLATION		MAKE_SQLSTATE('P','C','1','0','4')
+#define ERRCODE_PAYCONS_INVALID_CHANNEL_SETTING	MAKE_SQLSTATE('P','C','1','0','5')
+#define ERRCODE_PAYCONS_UNKNOWN_CHANNEL			MAKE_SQLSTATE('P','C','1','0','6')
+
+#include "datatype/timestamp.h"
+
+/* Length of an HMAC-SHA256 digest */
+#define PAYCONS_HMAC_LEN		32
+
+typedef enum PayconsSigFormat
+{
+	PAYCONS_SIG_HEX,			/* hex digest of the body */
+	PAYCONS_SIG_BASE64,			/* base64 digest of the body */
+	PAYCONS_SIG_HEADER			/* t=<unix>,v1=<hex> over "<t>.<body>" */
+} PayconsSigFormat;
+
+/* signature.c */
+extern bool PayconsTimingSafeEqual(const uint8 *a, const uint8 *b, size_t len);
+extern void PayconsHmacSha256(const uint8 *key, size_t keylen,
+							  const uint8 *prefix, size_t prefixlen,
+							  const uint8 *message, size_t messagelen,
+							  uint8 *out);
+extern bool PayconsSigFormatFromName(const char *name, PayconsSigFormat *format);
+extern const char *PayconsVerifySignature(const uint8 *key, size_t keylen,
+										  PayconsSigFormat format,
+										  const char *sig, size_t siglen,
+										  const char *body, size_t bodylen,
+										  int64 tolerance_usecs,
+										  TimestampTz now);
 
 /* --- end callbacks --- */
 

@@ -52,6 +52,7 @@ BEGIN
         'paycons.begin_payment(text, text)',
         'paycons.transition(text, paycons.order_state, text)',
         -- callbacks (keep each section apart so parallel edits merge)
+        'paycons.apply_callback(text, text, text, text, text, bigint, text, jsonb, text, text, text)',
 
         -- end callbacks
         -- outbox

@@ -1,0 +1,1077 @@
+/*-------------------------------------------------------------------------
+ *
+ * callbacks.c
+ *	  paycons.apply_callback(): apply a payment channel's payment or refund
+ *	  notice to its order exactly once, whatever the channel does (replays,
+ *	  concurrent deliveries, out-of-order notices, late money, forgeries).
+ *
+ * The inbox paycons.callbacks has primary key (channel, channel_txn_id).
+ * The first delivery of a key decides the outcome and writes it there,
+ * together with the order state it left; every later delivery with the
+ * same facts is a replay and gets the stored answer back with duplicate =
+ * true, writing nothing.  A later delivery with other facts is a conflict:
+ * nothing is applied, and the attempt is kept in paycons.callback_conflicts.
+ *
+ * One call runs, as the extension owner:
+ *
+ *	1. one read (no lock) of the channel's settings, of the stored delivery
+ *	   of this key, and -- only if there is none -- of the order.  A replay
+ *	   ends here, after the signature check: no write, no lock.  Otherwise
+ *	   the outcome is decided on the order as read.
+ *	2. INSERT of the inbox row, with its outcome, ON CONFLICT DO NOTHING.
+ *	   The primary key serialises the first deliveries of one key: a loser
+ *	   waits for the winner, inserts nothing, and answers as a replay of
+ *	   the winner's row (read with a new snapshot); it has written nothing.
+ *	3. the first change of the order, provided it is still the version
+ *	   step 1 read (same xmin; the UPDATE waits for a concurrent writer of
+ *	   the order and re-checks its newest version) -- or, for a decision
+ *	   that changes nothing, a check that it still is.  If the order
+ *	   changed meanwhile (a close, another notice), it is locked FOR
+ *	   UPDATE, the outcome decided again on its current version, and the
+ *	   inbox row corrected: the inbox row is ours, so no other delivery of
+ *	   this key can interfere.
+ *	4. further state changes (created -> paying -> paid is two edges), and
+ *	   for late or duplicate money a refund compensation.
+ *
+ * Every state change is an UPDATE of paycons.orders: the guard trigger
+ * checks the edge and writes order_history, the order hub emits
+ * order.<state> into the outbox.  Nothing is written before step 2 has made
+ * this call the first delivery, so a loser never needs to undo anything.
+ * The reasoning depends on READ COMMITTED (each statement sees what
+ * committed before it started; an UPDATE re-checks the newest version of a
+ * row it had to wait for), so apply_callback refuses to run at a higher
+ * isolation level, where the same races would surface as serialization
+ * failures.
+ *
+ * IDENTIFICATION
+ *	  src/callbacks.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "nodes/parsenodes.h"
+#include "common/int.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "paycons.h"
+
+PG_FUNCTION_INFO_V1(paycons_apply_callback);
+
+/* Size limits (documented in doc/callbacks.md) */
+#define CALLBACKS_MAX_PAYLOAD		65536	/* bytes of jsonb */
+#define CALLBACKS_MAX_SIGNATURE		1024	/* bytes */
+#define CALLBACKS_MAX_SIGNED_BODY	1048576 /* bytes */
+
+/* The facts of one delivery, checked */
+typedef struct CallbackFacts
+{
+	char	   *channel;
+	char	   *txn_id;
+	char	   *order_id;
+	const char *kind;			/* "payment" or "refund" */
+	const char *status;			/* "success" or "failed" */
+	bool		refund;
+	bool		success;
+	int64		amount;
+	char	   *currency;
+	Jsonb	   *payload;		/* may be NULL */
+	text	   *signature;		/* may be NULL */
+	text	   *signed_body;	/* may be NULL */
+	const char *source;			/* "callback", "query" or "statement" */
+} CallbackFacts;
+
+/* The order as the deciding delivery found it (locked) */
+typedef struct CallbackOrder
+{
+	OrderState	state;
+	int64		amount;
+	char	   *currency;
+	int64		paid_amount;
+	int64		refunded_amount;
+	bool		has_txn_id;
+} CallbackOrder;
+
+/* What the deciding delivery does */
+typedef struct CallbackDecision
+{
+	const char *outcome;
+	int			nsteps;			/* state changes, in order */
+	OrderState	steps[2];
+	bool		has_state;		/* false only for unknown_order */
+	OrderState	final_state;
+	int64		paid_amount;
+	int64		refunded_amount;
+	bool		set_payment;	/* record channel and channel_txn_id */
+	bool		write_order;	/* the order row changes */
+	const char *refund_reason;	/* non-NULL: enqueue a refund compensation */
+} CallbackDecision;
+
+/* The answer */
+typedef struct CallbackResult
+{
+	const char *outcome;
+	bool		has_state;
+	OrderState	state;
+	bool		duplicate;
+	bool		has_first_seen;
+	TimestampTz first_seen;
+	char	   *ack;			/* NULL: answer with an HTTP error */
+} CallbackResult;
+
+static int	callbacks_exec(PayconsPlan *p, Datum *values, const char *nulls,
+						   long tcount);
+static bool callbacks_text_eq(Datum d, const char *s);
+static char *callbacks_text_col(HeapTuple tup, TupleDesc desc, int col,
+								MemoryContext cxt);
+static void callbacks_check_args(FunctionCallInfo fcinfo, CallbackFacts *f);
+static void callbacks_step(CallbackDecision *d, OrderState to);
+static int64 callbacks_add(int64 a, int64 b, const char *order_id);
+static void callbacks_decide(const CallbackFacts *f, const CallbackOrder *o,
+							 CallbackDecision *d);
+static void callbacks_decide_or_unknown(const CallbackFacts *f, bool found,
+										const CallbackOrder *o,
+										CallbackDecision *d);
+static void callbacks_answer_stored(const CallbackFacts *f, HeapTuple tup,
+									TupleDesc desc, int first,
+									CallbackResult *r, MemoryContext upper);
+static void callbacks_refuse_signature(const CallbackFacts *f, const char *why,
+									   CallbackResult *r);
+static const char *callbacks_check_signature(const CallbackFacts *f,
+											 HeapTuple tup, TupleDesc desc);
+static void callbacks_enqueue_refund_of(const CallbackFacts *f,
+										const char *reason);
+static bool callbacks_update_order_row(const CallbackFacts *f,
+									   const CallbackDecision *d,
+									   OrderState state,
+									   TransactionId expect_xmin);
+static bool callbacks_read_order(HeapTuple tup, TupleDesc desc, int first,
+								 CallbackOrder *o, TransactionId *xmin);
+static void callbacks_apply(const CallbackFacts *f, CallbackResult *r,
+							MemoryContext upper);
+static TupleDesc callbacks_result_desc(FunctionCallInfo fcinfo);
+
+/*
+ * The plans.  All are prepared generic (CURSOR_OPT_GENERIC_PLAN, see
+ * callbacks_exec): they are probes of primary keys whose best plan does not
+ * depend on the values, and a custom plan per call would cost more than
+ * running the statement.
+ *
+ * Step 1: the channel's settings, the stored delivery of this key if any,
+ * and -- only when there is none -- the order, in one read without locks
+ * (OFFSET 0 keeps the order probe a gated subquery: a replay skips it).
+ * No row: the channel is not registered.
+ */
+static PayconsPlan callbacks_lookup = {
+	"SELECT c.secret, c.require_signature, c.signature_format,"
+	" pg_catalog.date_part('epoch', c.tolerance), c.ack, c.nack,"
+	" i.order_id, i.kind, i.status, i.amount, i.currency,"
+	" i.outcome, i.state, i.received_at,"
+	" o.xmin, o.state, o.amount, o.currency, o.paid_amount,"
+	" o.refunded_amount, o.has_txn_id"
+	" FROM paycons.channels c"
+	" LEFT JOIN paycons.callbacks i"
+	" ON i.channel OPERATOR(pg_catalog.=) c.channel"
+	" AND i.channel_txn_id OPERATOR(pg_catalog.=) $2"
+	" LEFT JOIN LATERAL (SELECT o.xmin, o.state, o.amount, o.currency,"
+	" o.paid_amount, o.refunded_amount,"
+	" o.channel_txn_id IS NOT NULL AS has_txn_id"
+	" FROM paycons.orders o"
+	" WHERE o.order_id OPERATOR(pg_catalog.=) $3"
+	" AND i.order_id IS NULL OFFSET 0) o ON true"
+	" WHERE c.channel OPERATOR(pg_catalog.=) $1",
+	3, {TEXTOID, TEXTOID, TEXTOID}, NULL
+};
+
+/* Column numbers of callbacks_lookup */
+#define LK_SECRET		1
+#define LK_REQUIRE		2
+#define LK_FORMAT		3
+#define LK_TOLERANCE	4
+#define LK_ACK			5
+#define LK_NACK			6
+#define LK_STORED		7		/* first column of the stored delivery */
+#define LK_ORDER		15		/* first column of the order (its xmin) */
+
+/* The stored delivery alone, same columns as callbacks_lookup's 7..14 */
+static PayconsPlan callbacks_select = {
+	"SELECT order_id, kind, status, amount, currency, outcome, state, received_at"
+	" FROM paycons.callbacks"
+	" WHERE channel OPERATOR(pg_catalog.=) $1"
+	" AND channel_txn_id OPERATOR(pg_catalog.=) $2",
+	2, {TEXTOID, TEXTOID}, NULL
+};
+
+/* Offsets of the stored delivery's columns from its first column */
+#define ST_ORDER_ID		0
+#define ST_KIND			1
+#define ST_STATUS		2
+#define ST_AMOUNT		3
+#define ST_CURRENCY		4
+#define ST_OUTCOME		5
+#define ST_STATE		6
+#define ST_RECEIVED_AT	7
+
+/*
+ * The order again, locked: only when the optimistic update of step 3 found
+ * it changed since step 1.  Same columns as callbacks_lookup's 15..21.
+ */
+static PayconsPlan callbacks_lock_order = {
+	"SELECT xmin, state, amount, currency, paid_amount, refunded_amount,"
+	" channel_txn_id IS NOT NULL"
+	" FROM paycons.orders WHERE order_id OPERATOR(pg_catalog.=) $1"
+	" FOR UPDATE",
+	1, {TEXTOID}, NULL
+};
+
+/* Step 2: the inbox row; no row returned if the key is stored already */
+static PayconsPlan callbacks_insert = {
+	"INSERT INTO paycons.callbacks (channel, channel_txn_id, order_id, kind,"
+	" status, amount, currency, payload, outcome, state, applied_at, source)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::paycons.order_state,"
+	" CASE WHEN $11 THEN pg_catalog.now() END, $12)"
+	" ON CONFLICT (channel, channel_txn_id) DO NOTHING"
+	" RETURNING received_at",
+	12, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
+	JSONBOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID}, NULL
+};
+
+/*
+ * Step 3 when the decision changes nothing: is the order still the version
+ * step 1 read (or still absent)?
+ */
+static PayconsPlan callbacks_check_order = {
+	"SELECT xmin FROM paycons.orders WHERE order_id OPERATOR(pg_catalog.=) $1",
+	1, {TEXTOID}, NULL
+};
+
+/* The decision of an inbox row taken on a stale order, corrected */
+static PayconsPlan callbacks_redecide = {
+	"UPDATE paycons.callbacks SET outcome = $3, state = $4::paycons.order_state,"
+	" applied_at = CASE WHEN $5 THEN pg_catalog.now() END"
+	" WHERE channel OPERATOR(pg_catalog.=) $1"
+	" AND channel_txn_id OPERATOR(pg_catalog.=) $2",
+	5, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID}, NULL
+};
+
+/*
+ * A change of the order.  With $7 (the xmin step 1 read) it is step 3's
+ * optimistic update: it changes nothing if the order is no longer that
+ * version (the UPDATE waits for a concurrent writer and re-checks the
+ * newest version).  With $7 NULL the row is ours, locked.
+ */
+static PayconsPlan callbacks_update_order = {
+	"UPDATE paycons.orders SET state = $2::paycons.order_state,"
+	" paid_amount = $3, refunded_amount = $4,"
+	" channel = COALESCE($5, channel),"
+	" channel_txn_id = COALESCE($6, channel_txn_id),"
+	" updated_at = pg_catalog.now()"
+	" WHERE order_id OPERATOR(pg_catalog.=) $1"
+	" AND ($7 IS NULL OR xmin OPERATOR(pg_catalog.=) $7)",
+	7, {TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, XIDOID}, NULL
+};
+
+static PayconsPlan callbacks_record_conflict = {
+	"INSERT INTO paycons.callback_conflicts AS x (channel, channel_txn_id,"
+	" order_id, kind, status, amount, currency, payload, source)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+	" ON CONFLICT ON CONSTRAINT callback_conflicts_facts DO UPDATE"
+	" SET attempts = x.attempts OPERATOR(pg_catalog.+) 1,"
+	" last_seen_at = pg_catalog.now(), payload = EXCLUDED.payload"
+	" RETURNING first_seen_at, attempts",
+	9, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
+	JSONBOID, TEXTOID}, NULL
+};
+
+static PayconsPlan callbacks_enqueue_refund = {
+	"SELECT paycons.enqueue_compensation($1,"
+	" 'refund:' OPERATOR(pg_catalog.||) $2, NULL,"
+	" pg_catalog.jsonb_build_object('channel', $3, 'channel_txn_id', $2,"
+	" 'amount', $4, 'currency', $5, 'reason', $6))",
+	6, {TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID}, NULL
+};
+
+static PayconsPlan callbacks_count_bad_signature = {
+	"UPDATE paycons.channels"
+	" SET bad_signatures = bad_signatures OPERATOR(pg_catalog.+) 1,"
+	" last_bad_signature_at = pg_catalog.now(),"
+	" last_bad_signature_reason = $2"
+	" WHERE channel OPERATOR(pg_catalog.=) $1",
+	2, {TEXTOID, TEXTOID}, NULL
+};
+
+/*
+ * Run one of our kept plans.  It is prepared here, generic, the first time
+ * (and again if it went stale); PayconsExecPlan then finds it valid and
+ * runs it.
+ */
+static int
+callbacks_exec(PayconsPlan *p, Datum *values, const char *nulls, long tcount)
+{
+	if (p->plan != NULL && !SPI_plan_is_valid(p->plan))
+	{
+		SPI_freeplan(p->plan);
+		p->plan = NULL;
+	}
+	if (p->plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes,
+											  CURSOR_OPT_GENERIC_PLAN);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare_cursor failed for \"%s\": %s",
+				 p->sql, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		p->plan = plan;
+	}
+	return PayconsExecPlan(p, values, nulls, false, tcount);
+}
+
+/* Does a text Datum equal a C string? */
+static bool
+callbacks_text_eq(Datum d, const char *s)
+{
+	text	   *t = DatumGetTextPP(d);
+	size_t		len = VARSIZE_ANY_EXHDR(t);
+
+	return len == strlen(s) && memcmp(VARDATA_ANY(t), s, len) == 0;
+}
+
+/* Column of an SPI result row (binary), by number */
+static inline Datum
+callbacks_col(HeapTuple tup, TupleDesc desc, int col, bool *isnull)
+{
+	return SPI_getbinval(tup, desc, col, isnull);
+}
+
+/* A text column as a C string in context cxt, or NULL */
+static char *
+callbacks_text_col(HeapTuple tup, TupleDesc desc, int col, MemoryContext cxt)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+	text	   *t;
+	char	   *s;
+	size_t		len;
+
+	if (isnull)
+		return NULL;
+	t = DatumGetTextPP(d);
+	len = VARSIZE_ANY_EXHDR(t);
+	s = MemoryContextAlloc(cxt, len + 1);
+	memcpy(s, VARDATA_ANY(t), len);
+	s[len] = '\0';
+	return s;
+}
+
+/*
+ * Check the arguments; raise a specific error for the first bad one.
+ * Nothing has been written yet.
+ */
+static void
+callbacks_check_args(FunctionCallInfo fcinfo, CallbackFacts *f)
+{
+	char	   *s;
+
+	PayconsRequireArg(fcinfo, 0, "channel");
+	PayconsRequireArg(fcinfo, 1, "channel_txn_id");
+	PayconsRequireArg(fcinfo, 2, "order_id");
+	PayconsRequireArg(fcinfo, 3, "kind");
+	PayconsRequireArg(fcinfo, 4, "status");
+	PayconsRequireArg(fcinfo, 5, "amount");
+	PayconsRequireArg(fcinfo, 6, "currency");
+	PayconsRequireArg(fcinfo, 10, "source");
+
+	f->channel = PayconsCheckId(PG_GETARG_TEXT_PP(0), "channel",
+								PAYCONS_MAX_CHANNEL);
+	f->txn_id = PayconsCheckId(PG_GETARG_TEXT_PP(1), "channel_txn_id",
+							   PAYCONS_MAX_TXN_ID);
+	f->order_id = PayconsCheckId(PG_GETARG_TEXT_PP(2), "order_id",
+								 PAYCONS_MAX_ORDER_ID);
+
+	s = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	if (strcmp(s, "payment") == 0)
+		f->refund = false;
+	else if (strcmp(s, "refund") == 0)
+		f->refund = true;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_PAYCONS_INVALID_CALLBACK_KIND),
+				 errmsg("invalid callback kind: \"%s\"", s),
+				 errhint("The kind is \"payment\" or \"refund\".")));
+	f->kind = f->refund ? "refund" : "payment";
+
+	s = text_to_cstring(PG_GETARG_TEXT_PP(4));
+	if (strcmp(s, "success") == 0)
+		f->success = true;
+	else if (strcmp(s, "failed") == 0)
+		f->success = false;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_PAYCONS_INVALID_CALLBACK_STATUS),
+				 errmsg("invalid callback status: \"%s\"", s),
+				 errhint("The status is \"success\" or \"failed\".")));
+	f->status = f->success ? "success" : "failed";
+
+	f->amount = PG_GETARG_INT64(5);
+	PayconsCheckAmount(f->amount, "amount");
+	f->currency = PayconsCheckCurrency(PG_GETARG_TEXT_PP(6));
+
+	f->payload = PG_ARGISNULL(7) ? NULL : PG_GETARG_JSONB_P(7);
+	if (f->payload != NULL && VARSIZE(f->payload) > CALLBACKS_MAX_PAYLOAD)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("payload of callback \"%s\" is too large: %zu bytes",
+						f->txn_id, (size_t) VARSIZE(f->payload)),
+				 errdetail("The maximum is %d bytes.", CALLBACKS_MAX_PAYLOAD),
+				 errhint("Keep the fields reconciliation needs, not the whole notice.")));
+
+	f->signature = PG_ARGISNULL(8) ? NULL : PG_GETARG_TEXT_PP(8);
+	if (f->signature != NULL &&
+		VARSIZE_ANY_EXHDR(f->signature) > CALLBACKS_MAX_SIGNATURE)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("signature of callback \"%s\" is too long: %zu bytes",
+						f->txn_id, (size_t) VARSIZE_ANY_EXHDR(f->signature)),
+				 errdetail("The maximum is %d bytes.", CALLBACKS_MAX_SIGNATURE)));
+
+	f->signed_body = PG_ARGISNULL(9) ? NULL : PG_GETARG_TEXT_PP(9);
+	if (f->signed_body != NULL &&
+		VARSIZE_ANY_EXHDR(f->signed_body) > CALLBACKS_MAX_SIGNED_BODY)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("signed body of callback \"%s\" is too large: %zu bytes",
+						f->txn_id, (size_t) VARSIZE_ANY_EXHDR(f->signed_body)),
+				 errdetail("The maximum is %d bytes.", CALLBACKS_MAX_SIGNED_BODY)));
+
+	s = text_to_cstring(PG_GETARG_TEXT_PP(10));
+	if (strcmp(s, "callback") == 0)
+		f->source = "callback";
+	else if (strcmp(s, "query") == 0)
+		f->source = "query";
+	else if (strcmp(s, "statement") == 0)
+		f->source = "statement";
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_PAYCONS_INVALID_CALLBACK_SOURCE),
+				 errmsg("invalid callback source: \"%s\"", s),
+				 errhint("The source is \"callback\", \"query\" or \"statement\".")));
+}
+
+/* Add a state change to a decision */
+static void
+callbacks_step(CallbackDecision *d, OrderState to)
+{
+	Assert(d->nsteps < lengthof(d->steps));
+	d->steps[d->nsteps++] = to;
+	d->final_state = to;
+	d->write_order = true;
+}
+
+/* a + b, or an error (only possible with absurd amounts) */
+static int64
+callbacks_add(int64 a, int64 b, const char *order_id)
+{
+	int64		r;
+
+	if (pg_add_s64_overflow(a, b, &r))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("amount received for order \"%s\" is out of range",
+						order_id)));
+	return r;
+}
+
+/*
+ * Decide what a first delivery does to an existing (locked) order.  Pure:
+ * reads the facts and the order, fills the decision.
+ */
+static void
+callbacks_decide(const CallbackFacts *f, const CallbackOrder *o,
+				 CallbackDecision *d)
+{
+	bool		same_currency = strcmp(f->currency, o->currency) == 0;
+
+	memset(d, 0, sizeof(*d));
+	d->has_state = true;
+	d->final_state = o->state;
+	d->paid_amount = o->paid_amount;
+	d->refunded_amount = o->refunded_amount;
+
+	if (!f->refund && f->success)
+	{
+		switch (o->state)
+		{
+			case OS_CREATED:
+			case OS_PAYING:
+			case OS_PAYMENT_FAILED:
+				if (f->amount != o->amount || !same_currency)
+				{
+					/*
+					 * No edge leads from here to needs_review without
+					 * passing through paid (or through closed and
+					 * refunding, which would tell consumers the order was
+					 * closed and a refund started): the state is kept and
+					 * the money is on record in the inbox row.
+					 */
+					d->outcome = "amount_mismatch";
+					break;
+				}
+				/* created and payment_failed reach paid through paying */
+				if (o->state != OS_PAYING)
+					callbacks_step(d, OS_PAYING);
+				callbacks_step(d, OS_PAID);
+				d->paid_amount = callbacks_add(o->paid_amount, f->amount,
+											   f->order_id);
+				d->set_payment = true;
+				d->outcome = "applied";
+				break;
+
+			case OS_CLOSED:
+			case OS_CANCELLED:
+				/* money after the order was given up: give it back */
+				callbacks_step(d, OS_REFUNDING);
+				if (same_currency)
+					d->paid_amount = callbacks_add(o->paid_amount, f->amount,
+												   f->order_id);
+				d->set_payment = !o->has_txn_id;
+				d->refund_reason = "late_payment";
+				d->outcome = "late_payment";
+				break;
+
+			default:
+				/* the order was paid already, by another transaction */
+				if (same_currency)
+				{
+					d->paid_amount = callbacks_add(o->paid_amount, f->amount,
+												   f->order_id);
+					d->write_order = true;
+				}
+				d->refund_reason = "duplicate_payment";
+				d->outcome = "duplicate_payment";
+				break;
+		}
+	}
+	else if (!f->refund)
+	{
+		/* a failure notice never downgrades */
+		if (o->state == OS_PAYING)
+		{
+			callbacks_step(d, OS_PAYMENT_FAILED);
+			d->outcome = "applied";
+		}
+		else
+			d->outcome = "ignored";
+	}
+	else if (f->success)
+	{
+		int64		refunded;
+
+		if (!same_currency)
+		{
+			d->outcome = "amount_mismatch";
+			if (OrderStateCanTransition(o->state, OS_NEEDS_REVIEW))
+				callbacks_step(d, OS_NEEDS_REVIEW);
+			return;
+		}
+		refunded = callbacks_add(o->refunded_amount, f->amount, f->order_id);
+		d->refunded_amount = refunded;
+		d->write_order = true;
+		if (refunded > o->paid_amount)
+		{
+			d->outcome = "over_refund";
+			if (OrderStateCanTransition(o->state, OS_NEEDS_REVIEW))
+				callbacks_step(d, OS_NEEDS_REVIEW);
+		}
+		else
+		{
+			d->outcome = "applied";
+			if (refunded == o->paid_amount)
+			{
+				if (o->state != OS_REFUNDING &&
+					OrderStateCanTransition(o->state, OS_REFUNDING))
+					callbacks_step(d, OS_REFUNDING);
+				if (d->final_state == OS_REFUNDING)
+					callbacks_step(d, OS_REFUNDED);
+			}
+		}
+	}
+	else
+		d->outcome = "refund_failed";
+}
+
+/*
+ * Answer a delivery whose key is stored already: the stored answer if the
+ * facts are the same (a replay), else "conflict", recorded.  tup/desc hold
+ * the stored columns from column "first" on (see ST_*).
+ */
+static void
+callbacks_answer_stored(const CallbackFacts *f, HeapTuple tup, TupleDesc desc,
+						int first, CallbackResult *r, MemoryContext upper)
+{
+	bool		isnull;
+	bool		same;
+	Datum		d;
+
+	same = callbacks_text_eq(callbacks_col(tup, desc, first + ST_ORDER_ID, &isnull),
+							 f->order_id) &&
+		callbacks_text_eq(callbacks_col(tup, desc, first + ST_KIND, &isnull),
+						  f->kind) &&
+		callbacks_text_eq(callbacks_col(tup, desc, first + ST_STATUS, &isnull),
+						  f->status) &&
+		DatumGetInt64(callbacks_col(tup, desc, first + ST_AMOUNT, &isnull)) == f->amount &&
+		callbacks_text_eq(callbacks_col(tup, desc, first + ST_CURRENCY, &isnull),
+						  f->currency);
+
+	if (same)
+	{
+		r->outcome = callbacks_text_col(tup, desc, first + ST_OUTCOME, upper);
+		d = callbacks_col(tup, desc, first + ST_STATE, &isnull);
+		r->has_state = !isnull;
+		if (!isnull)
+			r->state = DatumGetOrderState(d);
+		r->duplicate = true;
+		r->has_first_seen = true;
+		r->first_seen = DatumGetTimestampTz(callbacks_col(tup, desc,
+														  first + ST_RECEIVED_AT,
+														  &isnull));
+		return;
+	}
+	else
+	{
+		Datum		values[9];
+		char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+		values[0] = CStringGetTextDatum(f->channel);
+		values[1] = CStringGetTextDatum(f->txn_id);
+		values[2] = CStringGetTextDatum(f->order_id);
+		values[3] = CStringGetTextDatum(f->kind);
+		values[4] = CStringGetTextDatum(f->status);
+		values[5] = Int64GetDatum(f->amount);
+		values[6] = CStringGetTextDatum(f->currency);
+		if (f->payload != NULL)
+			values[7] = JsonbPGetDatum(f->payload);
+		else
+			nulls[7] = 'n';
+		values[8] = CStringGetTextDatum(f->source);
+		callbacks_exec(&callbacks_record_conflict, values, nulls, 0);
+		if (SPI_processed != 1)
+			elog(ERROR, "could not record the conflicting callback");
+
+		r->outcome = "conflict";
+		r->has_state = false;
+		r->duplicate =
+			DatumGetInt32(callbacks_col(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 2, &isnull)) > 1;
+		r->has_first_seen = true;
+		r->first_seen =
+			DatumGetTimestampTz(callbacks_col(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 1, &isnull));
+	}
+}
+
+/* Refuse a delivery with a missing or bad signature, and count it. */
+static void
+callbacks_refuse_signature(const CallbackFacts *f, const char *why,
+						   CallbackResult *r)
+{
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(f->channel);
+	values[1] = CStringGetTextDatum(why);
+	callbacks_exec(&callbacks_count_bad_signature, values, NULL, 0);
+
+	r->outcome = "bad_signature";
+	r->has_state = false;
+	r->duplicate = false;
+	r->has_first_seen = false;
+}
+
+/*
+ * Verify the signature if the channel requires one; returns NULL if the
+ * delivery may proceed, else the reason to refuse it.
+ */
+static const char *
+callbacks_check_signature(const CallbackFacts *f, HeapTuple tup,
+						  TupleDesc desc)
+{
+	bool		isnull;
+	bytea	   *secret;
+	char	   *format_name;
+	PayconsSigFormat format;
+	double		tolerance;
+
+	if (!DatumGetBool(callbacks_col(tup, desc, LK_REQUIRE, &isnull)))
+		return NULL;
+
+	secret = (bytea *) DatumGetPointer(callbacks_col(tup, desc, LK_SECRET,
+													 &isnull));
+	if (isnull)
+		return "no secret configured";
+	secret = pg_detoast_datum_packed((struct varlena *) secret);
+	format_name = SPI_getvalue(tup, desc, LK_FORMAT);
+	if (!PayconsSigFormatFromName(format_name, &format))
+		elog(ERROR, "unknown signature format \"%s\" for channel \"%s\"",
+			 format_name, f->channel);
+	tolerance = DatumGetFloat8(callbacks_col(tup, desc, LK_TOLERANCE, &isnull));
+
+	return PayconsVerifySignature((const uint8 *) VARDATA_ANY(secret),
+								  VARSIZE_ANY_EXHDR(secret),
+								  format,
+								  f->signature ? VARDATA_ANY(f->signature) : NULL,
+								  f->signature ? VARSIZE_ANY_EXHDR(f->signature) : 0,
+								  f->signed_body ? VARDATA_ANY(f->signed_body) : NULL,
+								  f->signed_body ? VARSIZE_ANY_EXHDR(f->signed_body) : 0,
+								  (int64) (tolerance * USECS_PER_SEC),
+								  GetCurrentTimestamp());
+}
+
+/* Enqueue the refund of this delivery's money as an external compensation. */
+static void
+callbacks_enqueue_refund_of(const CallbackFacts *f, const char *reason)
+{
+	Datum		values[6];
+
+	values[0] = CStringGetTextDatum(f->order_id);
+	values[1] = CStringGetTextDatum(f->txn_id);
+	values[2] = CStringGetTextDatum(f->channel);
+	values[3] = Int64GetDatum(f->amount);
+	values[4] = CStringGetTextDatum(f->currency);
+	values[5] = CStringGetTextDatum(reason);
+	callbacks_exec(&callbacks_enqueue_refund, values, NULL, 0);
+}
+
+/*
+ * Write the order's new state (or only its amounts).  With a valid
+ * expect_xmin, only if the order is still that version: returns false if
+ * it is not.  Without, the row must be there (it is locked by us).
+ */
+static bool
+callbacks_update_order_row(const CallbackFacts *f, const CallbackDecision *d,
+						   OrderState state, TransactionId expect_xmin)
+{
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', 'n', 'n', 'n'};
+
+	values[0] = CStringGetTextDatum(f->order_id);
+	values[1] = CStringGetTextDatum(OrderStateName(state));
+	values[2] = Int64GetDatum(d->paid_amount);
+	values[3] = Int64GetDatum(d->refunded_amount);
+	if (d->set_payment)
+	{
+		values[4] = CStringGetTextDatum(f->channel);
+		values[5] = CStringGetTextDatum(f->txn_id);
+		nulls[4] = nulls[5] = ' ';
+	}
+	if (TransactionIdIsValid(expect_xmin))
+	{
+		values[6] = TransactionIdGetDatum(expect_xmin);
+		nulls[6] = ' ';
+	}
+	if (callbacks_exec(&callbacks_update_order, values, nulls, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update order \"%s\"", f->order_id);
+	if (SPI_processed == 1)
+		return true;
+	if (!TransactionIdIsValid(expect_xmin))
+		elog(ERROR, "locked order \"%s\" could not be updated", f->order_id);
+	return false;
+}
+
+/*
+ * Read the order columns of an SPI row from column "first" on (xmin,
+ * state, amount, currency, paid_amount, refunded_amount, has_txn_id);
+ * false if they are NULL (no order).
+ */
+static bool
+callbacks_read_order(HeapTuple tup, TupleDesc desc, int first,
+					 CallbackOrder *o, TransactionId *xmin)
+{
+	bool		isnull;
+	Datum		d = callbacks_col(tup, desc, first, &isnull);
+
+	if (isnull)
+		return false;
+	*xmin = DatumGetTransactionId(d);
+	o->state = DatumGetOrderState(callbacks_col(tup, desc, first + 1, &isnull));
+	o->amount = DatumGetInt64(callbacks_col(tup, desc, first + 2, &isnull));
+	o->currency = SPI_getvalue(tup, desc, first + 3);
+	o->paid_amount = DatumGetInt64(callbacks_col(tup, desc, first + 4, &isnull));
+	o->refunded_amount = DatumGetInt64(callbacks_col(tup, desc, first + 5, &isnull));
+	o->has_txn_id = DatumGetBool(callbacks_col(tup, desc, first + 6, &isnull));
+	return true;
+}
+
+/* Decide for an order, or record an unknown one */
+static void
+callbacks_decide_or_unknown(const CallbackFacts *f, bool found,
+							const CallbackOrder *o, CallbackDecision *d)
+{
+	if (found)
+		callbacks_decide(f, o, d);
+	else
+	{
+		/* kept so that statement reconciliation can match it later */
+		memset(d, 0, sizeof(*d));
+		d->outcome = "unknown_order";
+		d->has_state = false;
+	}
+}
+
+/*
+ * The body of apply_callback, connected to SPI and running as the owner.
+ * Strings placed in *r are allocated in "upper".
+ */
+static void
+callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
+{
+	Datum		values[12];
+	char		nulls[12];
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	const char *why;
+	CallbackOrder order;
+	CallbackDecision d;
+	TransactionId xmin = InvalidTransactionId;
+	bool		found;
+	bool		want_update;
+	bool		still_valid;
+	int			next_step = 0;
+
+	memset(&order, 0, sizeof(order));
+
+	/* 1. the channel, the stored delivery if any, else the order */
+	values[0] = CStringGetTextDatum(f->channel);
+	values[1] = CStringGetTextDatum(f->txn_id);
+	values[2] = CStringGetTextDatum(f->order_id);
+	callbacks_exec(&callbacks_lookup, values, NULL, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PAYCONS_UNKNOWN_CHANNEL),
+				 errmsg("payment channel \"%s\" is not registered", f->channel),
+				 errhint("Register it with paycons.set_channel().")));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+
+	why = callbacks_check_signature(f, tup, desc);
+	if (why != NULL)
+	{
+		r->ack = callbacks_text_col(tup, desc, LK_NACK, upper);
+		callbacks_refuse_signature(f, why, r);
+		return;
+	}
+	r->ack = callbacks_text_col(tup, desc, LK_ACK, upper);
+
+	(void) callbacks_col(tup, desc, LK_STORED, &isnull);
+	if (!isnull)
+	{
+		callbacks_answer_stored(f, tup, desc, LK_STORED, r, upper);
+		return;
+	}
+
+	/* decide on the order as read (optimistically: checked in step 3) */
+	found = callbacks_read_order(tup, desc, LK_ORDER, &order, &xmin);
+	callbacks_decide_or_unknown(f, found, &order, &d);
+	want_update = d.nsteps > 0 || d.write_order;
+
+	/* 2. the inbox row: only the first delivery of this key writes it */
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(f->channel);
+	values[1] = CStringGetTextDatum(f->txn_id);
+	values[2] = CStringGetTextDatum(f->order_id);
+	values[3] = CStringGetTextDatum(f->kind);
+	values[4] = CStringGetTextDatum(f->status);
+	values[5] = Int64GetDatum(f->amount);
+	values[6] = CStringGetTextDatum(f->currency);
+	if (f->payload != NULL)
+		values[7] = JsonbPGetDatum(f->payload);
+	else
+		nulls[7] = 'n';
+	values[8] = CStringGetTextDatum(d.outcome);
+	if (d.has_state)
+		values[9] = CStringGetTextDatum(OrderStateName(d.final_state));
+	else
+		nulls[9] = 'n';
+	values[10] = BoolGetDatum(want_update || d.refund_reason != NULL);
+	values[11] = CStringGetTextDatum(f->source);
+	callbacks_exec(&callbacks_insert, values, nulls, 0);
+
+	if (SPI_processed == 0)
+	{
+		/*
+		 * Another delivery of this key committed after step 1 (we waited
+		 * for it on the primary key).  Nothing is written: answer as a
+		 * replay of what it stored.
+		 */
+		values[0] = CStringGetTextDatum(f->channel);
+		values[1] = CStringGetTextDatum(f->txn_id);
+		callbacks_exec(&callbacks_select, values, NULL, 1);
+		if (SPI_processed != 1)
+			elog(ERROR, "callback \"%s\" of channel \"%s\" conflicted on insert but cannot be read",
+				 f->txn_id, f->channel);
+		callbacks_answer_stored(f, SPI_tuptable->vals[0],
+								SPI_tuptable->tupdesc, 1, r, upper);
+		return;
+	}
+	r->has_first_seen = true;
+	r->first_seen = DatumGetTimestampTz(callbacks_col(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc,
+													  1, &isnull));
+
+	/* 3. the first change, if the order is still what step 1 read */
+	if (want_update)
+		still_valid = callbacks_update_order_row(f, &d,
+												 d.nsteps > 0 ? d.steps[0] : order.state,
+												 xmin);
+	else
+	{
+		TransactionId now_xmin = InvalidTransactionId;
+
+		values[0] = CStringGetTextDatum(f->order_id);
+		callbacks_exec(&callbacks_check_order, values, NULL, 1);
+		if (SPI_processed == 1)
+			now_xmin = DatumGetTransactionId(callbacks_col(SPI_tuptable->vals[0],
+														   SPI_tuptable->tupdesc,
+														   1, &isnull));
+		still_valid = found ? TransactionIdEquals(now_xmin, xmin) :
+			!TransactionIdIsValid(now_xmin);
+	}
+
+	if (still_valid)
+		next_step = 1;			/* steps[0] (if any) is done */
+	else
+	{
+		/*
+		 * The order changed between step 1 and step 3 (a concurrent close,
+		 * another notice, ...).  The inbox row is ours, so no other
+		 * delivery of this key can be deciding: lock the order, decide
+		 * again on what it is now, and correct the inbox row.
+		 */
+		values[0] = CStringGetTextDatum(f->order_id);
+		callbacks_exec(&callbacks_lock_order, values, NULL, 1);
+		found = SPI_processed == 1 &&
+			callbacks_read_order(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+								 1, &order, &xmin);
+		callbacks_decide_or_unknown(f, found, &order, &d);
+
+		values[0] = CStringGetTextDatum(f->channel);
+		values[1] = CStringGetTextDatum(f->txn_id);
+		values[2] = CStringGetTextDatum(d.outcome);
+		values[3] = d.has_state ?
+			CStringGetTextDatum(OrderStateName(d.final_state)) : (Datum) 0;
+		values[4] = BoolGetDatum(d.nsteps > 0 || d.write_order ||
+								 d.refund_reason != NULL);
+		callbacks_exec(&callbacks_redecide, values,
+					   d.has_state ? NULL : "   n ", 0);
+		if (SPI_processed != 1)
+			elog(ERROR, "could not correct callback \"%s\" of channel \"%s\"",
+				 f->txn_id, f->channel);
+
+		if (d.nsteps == 0 && d.write_order)
+			callbacks_update_order_row(f, &d, order.state,
+									   InvalidTransactionId);
+	}
+
+	/* 4. the remaining state changes: each one legal edge, recorded */
+	for (int i = next_step; i < d.nsteps; i++)
+		callbacks_update_order_row(f, &d, d.steps[i], InvalidTransactionId);
+
+	if (d.refund_reason != NULL)
+		callbacks_enqueue_refund_of(f, d.refund_reason);
+
+	r->outcome = d.outcome;
+	r->has_state = d.has_state;
+	r->state = d.final_state;
+	r->duplicate = false;
+}
+
+/* The blessed result descriptor, cached for the life of the call site */
+static TupleDesc
+callbacks_result_desc(FunctionCallInfo fcinfo)
+{
+	TupleDesc	desc = (TupleDesc) fcinfo->flinfo->fn_extra;
+
+	if (desc == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "function returning a row called in a context that cannot accept it");
+		desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+		MemoryContextSwitchTo(oldcxt);
+		fcinfo->flinfo->fn_extra = desc;
+	}
+	return desc;
+}
+
+/*
+ * paycons.apply_callback(channel, channel_txn_id, order_id, kind, status,
+ *		amount, currency, payload, signature, signed_body, source)
+ *	 -> (outcome, state, duplicate, first_seen_at, ack)
+ *
+ * See the file header for the protocol and doc/callbacks.md for the
+ * outcomes.  Bad arguments raise before anything is written; a missing or
+ * bad signature (when the channel requires one) returns "bad_signature"
+ * having changed nothing but the channel's counter.
+ */
+Datum
+paycons_apply_callback(PG_FUNCTION_ARGS)
+{
+	MemoryContext upper = CurrentMemoryContext;
+	PayconsOwnerState owner;
+	CallbackFacts f;
+	CallbackResult r;
+	TupleDesc	desc;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	callbacks_check_args(fcinfo, &f);
+	desc = callbacks_result_desc(fcinfo);
+
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_PAYCONS_CALLBACK_ISOLATION),
+				 errmsg("paycons.apply_callback() must run at isolation level READ COMMITTED"),
+				 errdetail("The current transaction uses %s.",
+						   IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
+				 errhint("Run the callback in its own READ COMMITTED transaction; it makes concurrent deliveries safe by itself.")));
+
+	memset(&r, 0, sizeof(r));
+	PayconsBecomeOwner(&owner, psprintf("callback %s %s", f.channel, f.txn_id));
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		callbacks_apply(&f, &r, upper);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		PayconsRestoreUser(&owner);
+	}
+	PG_END_TRY();
+
+	values[0] = CStringGetTextDatum(r.outcome);
+	if (r.has_state)
+		values[1] = OrderStateGetDatum(r.state);
+	else
+		nulls[1] = true;
+	values[2] = BoolGetDatum(r.duplicate);
+	if (r.has_first_seen)
+		values[3] = TimestampTzGetDatum(r.first_seen);
+	else
+		nulls[3] = true;
+	if (r.ack != NULL)
+		values[4] = CStringGetTextDatum(r.ack);
+	else
+		nulls[4] = true;
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
