@@ -56,6 +56,8 @@
 #include "nodes/parsenodes.h"
 #include "common/int.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -457,7 +459,21 @@ callbacks_check_args(FunctionCallInfo fcinfo, CallbackFacts *f)
 	else if (strcmp(s, "query") == 0)
 		f->source = "query";
 	else if (strcmp(s, "statement") == 0)
+	{
+		/*
+		 * A statement line carries no signature of its own: the statement is
+		 * the channel's record, loaded by the operator.  Only the extension
+		 * owner (reconcile_statement runs as the owner) may claim it, or any
+		 * role could skip the signature check by saying so.
+		 */
+		if (!has_privs_of_role(GetUserId(), PayconsOwnerOid()))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to apply callback \"%s\" with source \"statement\"",
+							f->txn_id),
+					 errhint("Statement lines are applied by paycons.reconcile_statement().")));
 		f->source = "statement";
+	}
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_PAYCONS_INVALID_CALLBACK_SOURCE),
@@ -709,6 +725,9 @@ callbacks_check_signature(const CallbackFacts *f, HeapTuple tup,
 	double		tolerance;
 
 	if (!DatumGetBool(callbacks_col(tup, desc, LK_REQUIRE, &isnull)))
+		return NULL;
+	/* statement lines are vouched for by the statement (owner only) */
+	if (strcmp(f->source, "statement") == 0)
 		return NULL;
 
 	secret = (bytea *) DatumGetPointer(callbacks_col(tup, desc, LK_SECRET,
@@ -1044,7 +1063,7 @@ paycons_apply_callback(PG_FUNCTION_ARGS)
 				 errhint("Run the callback in its own READ COMMITTED transaction; it makes concurrent deliveries safe by itself.")));
 
 	memset(&r, 0, sizeof(r));
-	PayconsBecomeOwner(&owner, psprintf("callback %s %s", f.channel, f.txn_id));
+	PayconsBecomeOwner(&owner, psprintf("%s %s %s", f.source, f.channel, f.txn_id));
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)

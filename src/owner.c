@@ -63,6 +63,14 @@ owner_lookup(void)
 	ReleaseSysCache(tup);
 }
 
+/* OID of the extension owner (the owner of schema paycons) */
+Oid
+PayconsOwnerOid(void)
+{
+	owner_lookup();
+	return owner_role_oid;
+}
+
 /* OID of schema paycons */
 Oid
 PayconsSchemaOid(void)

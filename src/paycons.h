@@ -225,6 +225,7 @@ extern void PayconsRestoreUser(PayconsOwnerState *state);
 extern Oid	PayconsActor(void);
 extern const char *PayconsReason(void);
 extern Oid	PayconsSchemaOid(void);
+extern Oid	PayconsOwnerOid(void);
 
 /*
  * spi_plans.c: SPI plans prepared once per backend and kept.  A module
