@@ -1,0 +1,557 @@
+/*-------------------------------------------------------------------------
+ *
+ * outbox_consumer.c
+ *	  The outbox consumer API: paycons.outbox_claim, outbox_ack,
+ *	  outbox_nack and outbox_redrive.
+ *
+ * A claim leases due events to a named consumer for a while.  It hands out
+ * only the oldest outstanding event of each aggregate: an event waits while
+ * an earlier event of its aggregate is leased, waiting to be retried, or
+ * dead, which gives per-aggregate FIFO.  Different aggregates flow in
+ * parallel: claims lock candidate rows with FOR UPDATE SKIP LOCKED and take
+ * no other lock.  An expired lease makes the event claimable again (by any
+ * consumer), so a crashed consumer's events come back.
+ *
+ * An ack deletes the events (acknowledged events leave the hot table; the
+ * partitions they leave dead tuples in are truncated by rotation, see
+ * outbox_maintain in 30_outbox.sql).  A nack puts the event back with the
+ * retry policy's backoff, or dead-letters it after its last attempt.
+ *
+ * Ack and nack must come from the consumer holding the lease: the consumer
+ * argument, defaulting to the consumer of this session's last claim.  All
+ * functions check every argument first and are all-or-nothing: an error
+ * about one id undoes the whole call.
+ *
+ * IDENTIFICATION
+ *	  src/outbox_consumer.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "paycons.h"
+
+PG_FUNCTION_INFO_V1(paycons_outbox_claim);
+PG_FUNCTION_INFO_V1(paycons_outbox_ack);
+PG_FUNCTION_INFO_V1(paycons_outbox_nack);
+PG_FUNCTION_INFO_V1(paycons_outbox_redrive);
+
+/* Longest last_error kept, in bytes; longer ones are cut */
+#define OUTBOX_MAX_ERROR	4096
+
+/* The consumer of this session's last claim (ack/nack default) */
+static char outbox_session_consumer[OUTBOX_MAX_CONSUMER + 1] = "";
+
+/*
+ * Candidates: due pending events and events whose lease expired, that have
+ * no earlier event of their aggregate in the outbox at all (acknowledged
+ * events are deleted, so any earlier row is leased, waiting or dead).
+ */
+static PayconsPlan claim_plan = {
+	"WITH c AS ("
+	" SELECT o.id, o.slot FROM paycons.outbox o"
+	"  WHERE ((o.status OPERATOR(pg_catalog.=) 'pending'"
+	"          AND o.available_at OPERATOR(pg_catalog.<=) pg_catalog.now())"
+	"      OR (o.status OPERATOR(pg_catalog.=) 'leased'"
+	"          AND o.lease_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now()))"
+	"    AND NOT EXISTS (SELECT 1 FROM paycons.outbox p"
+	"         WHERE p.aggregate_type OPERATOR(pg_catalog.=) o.aggregate_type"
+	"           AND p.aggregate_id OPERATOR(pg_catalog.=) o.aggregate_id"
+	"           AND p.id OPERATOR(pg_catalog.<) o.id)"
+	"  ORDER BY o.id LIMIT $2"
+	"  FOR UPDATE OF o SKIP LOCKED),"
+	" u AS ("
+	" UPDATE paycons.outbox t SET status = 'leased', lease_owner = $1,"
+	"        lease_expires_at = pg_catalog.now() OPERATOR(pg_catalog.+) $3,"
+	"        attempts = t.attempts OPERATOR(pg_catalog.+) 1"
+	"   FROM c WHERE t.id OPERATOR(pg_catalog.=) c.id"
+	"    AND t.slot OPERATOR(pg_catalog.=) c.slot"
+	" RETURNING t.*)"
+	"SELECT * FROM u ORDER BY id",
+	3, {TEXTOID, INT4OID, INTERVALOID}, NULL
+};
+
+static PayconsPlan ack_plan = {
+	"DELETE FROM paycons.outbox"
+	" WHERE id OPERATOR(pg_catalog.=) ANY ($1)"
+	"   AND status OPERATOR(pg_catalog.=) 'leased'"
+	"   AND lease_owner OPERATOR(pg_catalog.=) $2 RETURNING id",
+	2, {INT8ARRAYOID, TEXTOID}, NULL
+};
+
+static PayconsPlan event_plan = {
+	"SELECT status, lease_owner FROM paycons.outbox"
+	" WHERE id OPERATOR(pg_catalog.=) $1",
+	1, {INT8OID}, NULL
+};
+
+static PayconsPlan nack_lock_plan = {
+	"SELECT o.status, o.lease_owner, o.attempts,"
+	"       pg_catalog.date_part('epoch', p.initial_interval)::pg_catalog.float8,"
+	"       p.backoff_coefficient,"
+	"       pg_catalog.date_part('epoch', p.max_interval)::pg_catalog.float8,"
+	"       p.max_attempts, p.jitter"
+	"  FROM paycons.outbox o"
+	"  LEFT JOIN LATERAL (SELECT r.* FROM paycons.outbox_retry_policies r"
+	"        WHERE r.event_type OPERATOR(pg_catalog.=) o.event_type"
+	"           OR r.event_type OPERATOR(pg_catalog.=) '*'"
+	"        ORDER BY r.event_type OPERATOR(pg_catalog.=) '*' LIMIT 1) p ON true"
+	" WHERE o.id OPERATOR(pg_catalog.=) $1"
+	"   FOR UPDATE OF o",
+	1, {INT8OID}, NULL
+};
+
+static PayconsPlan nack_update_plan = {
+	"UPDATE paycons.outbox SET status = $2,"
+	"       available_at = pg_catalog.now() OPERATOR(pg_catalog.+)"
+	"                      pg_catalog.make_interval(secs => $3),"
+	"       lease_expires_at = NULL, last_error = $4"
+	" WHERE id OPERATOR(pg_catalog.=) $1 RETURNING *",
+	4, {INT8OID, TEXTOID, FLOAT8OID, TEXTOID}, NULL
+};
+
+static PayconsPlan redrive_plan = {
+	"UPDATE paycons.outbox SET status = 'pending', attempts = 0,"
+	"       available_at = pg_catalog.now(), lease_expires_at = NULL"
+	" WHERE id OPERATOR(pg_catalog.=) ANY ($1)"
+	"   AND status OPERATOR(pg_catalog.=) 'dead' RETURNING id",
+	1, {INT8ARRAYOID}, NULL
+};
+
+/* Check a consumer name argument and return it. */
+static char *
+outbox_consumer_arg(FunctionCallInfo fcinfo, int argno, bool required)
+{
+	if (PG_ARGISNULL(argno))
+	{
+		if (required)
+			PayconsRequireArg(fcinfo, argno, "consumer");
+		if (outbox_session_consumer[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_PAYCONS_OUTBOX_NO_CONSUMER),
+					 errmsg("no consumer given and none claimed in this session"),
+					 errhint("Pass the consumer name that claimed the events.")));
+		return pstrdup(outbox_session_consumer);
+	}
+	return PayconsCheckId(PG_GETARG_TEXT_PP(argno), "consumer",
+						  OUTBOX_MAX_CONSUMER);
+}
+
+/* A positive interval, or raise PC202 naming the argument. */
+static Interval *
+outbox_interval_arg(FunctionCallInfo fcinfo, int argno, const char *what,
+					bool allow_zero)
+{
+	Interval   *iv = PG_GETARG_INTERVAL_P(argno);
+	Interval	zero = {0};
+	int			cmp = DatumGetInt32(DirectFunctionCall2(interval_cmp,
+														IntervalPGetDatum(iv),
+														IntervalPGetDatum(&zero)));
+
+	if (cmp < 0 || (cmp == 0 && !allow_zero))
+		ereport(ERROR,
+				(errcode(ERRCODE_PAYCONS_OUTBOX_BAD_INTERVAL),
+				 errmsg("%s must be %s: \"%s\"", what,
+						allow_zero ? "zero or positive" : "positive",
+						DatumGetCString(DirectFunctionCall1(interval_out,
+															IntervalPGetDatum(iv))))));
+	return iv;
+}
+
+/*
+ * The ids of an int8[] argument, sorted and without duplicates; raises for
+ * NULL elements and for more than OUTBOX_MAX_BATCH of them.
+ */
+static int64 *
+outbox_ids_arg(FunctionCallInfo fcinfo, int argno, int *nids)
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int64	   *ids;
+	int			k = 0;
+
+	PayconsRequireArg(fcinfo, argno, "ids");
+	arr = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("ids must be a one-dimensional array")));
+	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &elems, &nulls, &n);
+	if (n > OUTBOX_MAX_BATCH)
+		ereport(ERROR,
+				(errcode(ERRCODE_PAYCONS_OUTBOX_BAD_BATCH),
+				 errmsg("too many ids: %d", n),
+				 errdetail("At most %d ids per call.", OUTBOX_MAX_BATCH)));
+	ids = palloc(sizeof(int64) * (n + 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("ids must not contain null")));
+		ids[i] = DatumGetInt64(elems[i]);
+	}
+	/* sort and drop duplicates (insertion sort is fine for a batch) */
+	for (int i = 1; i < n; i++)
+	{
+		int64		v = ids[i];
+		int			j = i - 1;
+
+		while (j >= 0 && ids[j] > v)
+		{
+			ids[j + 1] = ids[j];
+			j--;
+		}
+		ids[j + 1] = v;
+	}
+	for (int i = 0; i < n; i++)
+		if (k == 0 || ids[k - 1] != ids[i])
+			ids[k++] = ids[i];
+	*nids = k;
+	return ids;
+}
+
+/*
+ * After an all-or-nothing statement on ids changed fewer rows than asked:
+ * find an id it did not change and raise the reason.  "wanted" is the
+ * status the statement required; consumer the lease owner it required
+ * (NULL if none).  SPI_tuptable holds the ids the statement changed
+ * (RETURNING id); those are skipped.
+ */
+static void
+outbox_explain_missing(int64 *ids, int nids, const char *wanted,
+					   const char *consumer, const char *action)
+{
+	int64	   *done = palloc(sizeof(int64) * (SPI_processed + 1));
+	uint64		ndone = SPI_processed;
+
+	/* the ids the statement did change (RETURNING id) */
+	for (uint64 i = 0; i < ndone; i++)
+	{
+		bool		isnull;
+
+		done[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+											  SPI_tuptable->tupdesc, 1, &isnull));
+	}
+
+	for (int i = 0; i < nids; i++)
+	{
+		Datum		arg = Int64GetDatum(ids[i]);
+		char	   *status;
+		char	   *owner;
+		bool		changed = false;
+
+		for (uint64 j = 0; j < ndone && !changed; j++)
+			changed = (done[j] == ids[i]);
+		if (changed)
+			continue;
+
+		PayconsExecPlan(&event_plan, &arg, NULL, true, 1);
+		if (SPI_processed == 0)
+		{
+			ereport(ERROR,
+					(errcode(ERRCODE_PAYCONS_OUTBOX_UNKNOWN_EVENT),
+					 errmsg("outbox event " INT64_FORMAT " does not exist or was already acknowledged",
+							ids[i]),
+					 errdetail("Nothing was changed by this call.")));
+		}
+		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		owner = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		if (strcmp(status, wanted) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_PAYCONS_OUTBOX_WRONG_STATUS),
+					 errmsg("cannot %s outbox event " INT64_FORMAT ": it is %s, not %s",
+							action, ids[i], status, wanted),
+					 errdetail("Nothing was changed by this call.")));
+		if (consumer != NULL && (owner == NULL || strcmp(owner, consumer) != 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_PAYCONS_OUTBOX_NOT_OWNER),
+					 errmsg("cannot %s outbox event " INT64_FORMAT ": it is leased by consumer \"%s\", not \"%s\"",
+							action, ids[i], owner ? owner : "", consumer),
+					 errdetail("Its lease expired and another consumer claimed it, or the consumer name is wrong. Nothing was changed by this call.")));
+	}
+}
+
+/*
+ * paycons.outbox_claim(consumer, batch, lease) -> setof paycons.outbox
+ *
+ * Leases up to batch (1..10000) due events to consumer for lease (> 0), at
+ * most one per aggregate, in id order; increments their attempts.
+ */
+Datum
+paycons_outbox_claim(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	PayconsOwnerState owner;
+	char	   *consumer;
+	int32		batch;
+	Interval   *lease;
+
+	PayconsRequireArg(fcinfo, 0, "consumer");
+	PayconsRequireArg(fcinfo, 1, "batch");
+	PayconsRequireArg(fcinfo, 2, "lease");
+	consumer = outbox_consumer_arg(fcinfo, 0, true);
+	batch = PG_GETARG_INT32(1);
+	if (batch <= 0 || batch > OUTBOX_MAX_BATCH)
+		ereport(ERROR,
+				(errcode(ERRCODE_PAYCONS_OUTBOX_BAD_BATCH),
+				 errmsg("batch must be between 1 and %d: %d",
+						OUTBOX_MAX_BATCH, batch)));
+	lease = outbox_interval_arg(fcinfo, 2, "lease", false);
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	PayconsBecomeOwner(&owner, NULL);
+	PG_TRY();
+	{
+		Datum		values[3];
+		TupleDesc	spidesc;
+		int			natts = rsinfo->setDesc->natts;
+		Datum	   *rowvals = palloc(sizeof(Datum) * natts);
+		bool	   *rownulls = palloc(sizeof(bool) * natts);
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		values[0] = CStringGetTextDatum(consumer);
+		values[1] = Int32GetDatum(batch);
+		values[2] = IntervalPGetDatum(lease);
+		PayconsExecPlan(&claim_plan, values, NULL, false, 0);
+
+		spidesc = SPI_tuptable->tupdesc;
+		if (spidesc->natts != natts)
+			elog(ERROR, "outbox_claim row has %d columns, expected %d",
+				 spidesc->natts, natts);
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			heap_deform_tuple(SPI_tuptable->vals[i], spidesc, rowvals, rownulls);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+								 rowvals, rownulls);
+		}
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		PayconsRestoreUser(&owner);
+	}
+	PG_END_TRY();
+
+	strlcpy(outbox_session_consumer, consumer, sizeof(outbox_session_consumer));
+	return (Datum) 0;
+}
+
+/*
+ * paycons.outbox_ack(ids, consumer) -> count
+ *
+ * Deletes the events, which must all be leased to consumer (default: this
+ * session's last claimer).  An acknowledged event is never handed out
+ * again.  A lease that expired but was not claimed by anyone else may
+ * still be acknowledged by its owner.
+ */
+Datum
+paycons_outbox_ack(PG_FUNCTION_ARGS)
+{
+	PayconsOwnerState owner;
+	int64	   *ids;
+	int			nids;
+	char	   *consumer;
+	volatile uint64 done = 0;
+
+	ids = outbox_ids_arg(fcinfo, 0, &nids);
+	consumer = outbox_consumer_arg(fcinfo, 1, false);
+	if (nids == 0)
+		PG_RETURN_INT64(0);
+
+	PayconsBecomeOwner(&owner, NULL);
+	PG_TRY();
+	{
+		Datum		values[2];
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		values[0] = PG_GETARG_DATUM(0);
+		values[1] = CStringGetTextDatum(consumer);
+		PayconsExecPlan(&ack_plan, values, NULL, false, 0);
+		done = SPI_processed;
+		if (done != (uint64) nids)
+			outbox_explain_missing(ids, nids, "leased", consumer, "acknowledge");
+		if (done != (uint64) nids)
+			elog(ERROR, "outbox_ack acknowledged " UINT64_FORMAT " of %d events",
+				 done, nids);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		PayconsRestoreUser(&owner);
+	}
+	PG_END_TRY();
+
+	PG_RETURN_INT64((int64) done);
+}
+
+/*
+ * paycons.outbox_nack(id, error, retry_in, consumer) -> paycons.outbox
+ *
+ * Gives a leased event back.  If it has used max_attempts of its retry
+ * policy (by event_type, else '*') it becomes dead; otherwise it is due
+ * again after retry_in, or after the policy's backoff:
+ * min(initial_interval * backoff_coefficient ^ (attempts - 1), max_interval)
+ * scaled by a random factor in [1 - jitter, 1 + jitter].
+ */
+Datum
+paycons_outbox_nack(PG_FUNCTION_ARGS)
+{
+	MemoryContext upper = CurrentMemoryContext;
+	PayconsOwnerState owner;
+	int64		id;
+	char	   *error;
+	Interval   *volatile retry_in = NULL;
+	char	   *consumer;
+	volatile Datum result = (Datum) 0;
+
+	PayconsRequireArg(fcinfo, 0, "id");
+	PayconsRequireArg(fcinfo, 1, "error");
+	id = PG_GETARG_INT64(0);
+	error = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (strlen(error) > OUTBOX_MAX_ERROR)
+		error[pg_mbcliplen(error, strlen(error), OUTBOX_MAX_ERROR)] = '\0';
+	if (!PG_ARGISNULL(2))
+		retry_in = outbox_interval_arg(fcinfo, 2, "retry_in", true);
+	consumer = outbox_consumer_arg(fcinfo, 3, false);
+
+	PayconsBecomeOwner(&owner, NULL);
+	PG_TRY();
+	{
+		Datum		values[4];
+		HeapTuple	tup;
+		TupleDesc	desc;
+		bool		isnull;
+		char	   *status;
+		char	   *lease_owner;
+		int32		attempts;
+		double		delay;
+		bool		dead;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		values[0] = Int64GetDatum(id);
+		PayconsExecPlan(&nack_lock_plan, values, NULL, false, 1);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_PAYCONS_OUTBOX_UNKNOWN_EVENT),
+					 errmsg("outbox event " INT64_FORMAT " does not exist or was already acknowledged",
+							id)));
+		tup = SPI_tuptable->vals[0];
+		desc = SPI_tuptable->tupdesc;
+		status = SPI_getvalue(tup, desc, 1);
+		lease_owner = SPI_getvalue(tup, desc, 2);
+		if (strcmp(status, "leased") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_PAYCONS_OUTBOX_WRONG_STATUS),
+					 errmsg("cannot nack outbox event " INT64_FORMAT ": it is %s, not leased",
+							id, status)));
+		if (lease_owner == NULL || strcmp(lease_owner, consumer) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_PAYCONS_OUTBOX_NOT_OWNER),
+					 errmsg("cannot nack outbox event " INT64_FORMAT ": it is leased by consumer \"%s\", not \"%s\"",
+							id, lease_owner ? lease_owner : "", consumer)));
+		attempts = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+
+		(void) SPI_getbinval(tup, desc, 7, &isnull);
+		if (isnull)
+			elog(ERROR, "paycons.outbox_retry_policies has no row '*'");
+		dead = attempts >= DatumGetInt32(SPI_getbinval(tup, desc, 7, &isnull));
+		if (dead)
+			delay = 0;
+		else if (retry_in != NULL)
+			delay = DatumGetFloat8(DirectFunctionCall2(interval_part,
+													   CStringGetTextDatum("epoch"),
+													   IntervalPGetDatum(retry_in)));
+		else
+		{
+			double		initial = DatumGetFloat8(SPI_getbinval(tup, desc, 4, &isnull));
+			double		coef = DatumGetFloat8(SPI_getbinval(tup, desc, 5, &isnull));
+			double		maxiv = DatumGetFloat8(SPI_getbinval(tup, desc, 6, &isnull));
+			double		jitter = DatumGetFloat8(SPI_getbinval(tup, desc, 8, &isnull));
+
+			delay = initial * pow(coef, (double) Max(attempts - 1, 0));
+			if (delay > maxiv || isinf(delay))
+				delay = maxiv;
+			delay *= 1.0 + jitter * (2.0 * pg_prng_double(&pg_global_prng_state) - 1.0);
+		}
+
+		values[1] = CStringGetTextDatum(dead ? "dead" : "pending");
+		values[2] = Float8GetDatum(delay);
+		values[3] = CStringGetTextDatum(error);
+		PayconsExecPlan(&nack_update_plan, values, NULL, false, 0);
+		result = PayconsReturnRow(fcinfo, upper);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		PayconsRestoreUser(&owner);
+	}
+	PG_END_TRY();
+
+	return result;
+}
+
+/*
+ * paycons.outbox_redrive(ids) -> count
+ *
+ * Puts dead events back to pending, due now, with attempts reset.  Every id
+ * must be dead.
+ */
+Datum
+paycons_outbox_redrive(PG_FUNCTION_ARGS)
+{
+	PayconsOwnerState owner;
+	int64	   *ids;
+	int			nids;
+	volatile uint64 done = 0;
+
+	ids = outbox_ids_arg(fcinfo, 0, &nids);
+	if (nids == 0)
+		PG_RETURN_INT64(0);
+
+	PayconsBecomeOwner(&owner, NULL);
+	PG_TRY();
+	{
+		Datum		values[1];
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		values[0] = PG_GETARG_DATUM(0);
+		PayconsExecPlan(&redrive_plan, values, NULL, false, 0);
+		done = SPI_processed;
+		if (done != (uint64) nids)
+			outbox_explain_missing(ids, nids, "dead", NULL, "redrive");
+		if (done != (uint64) nids)
+			elog(ERROR, "outbox_redrive redrove " UINT64_FORMAT " of %d events",
+				 done, nids);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		PayconsRestoreUser(&owner);
+	}
+	PG_END_TRY();
+
+	PG_RETURN_INT64((int64) done);
+}
