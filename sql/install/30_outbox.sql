@@ -236,12 +236,13 @@ BEGIN
     END IF;
 
     UPDATE paycons.outbox o
-       SET status = 'dead', last_error = format('lease expired after attempt %s of %s', o.attempts, p.max_attempts)
-      FROM LATERAL (SELECT r.max_attempts FROM paycons.outbox_retry_policies r
-                     WHERE r.event_type IN (o.event_type, '*')
-                     ORDER BY r.event_type = '*' LIMIT 1) p
+       SET status = 'dead',
+           last_error = format('lease of consumer %s expired after the last attempt (%s)',
+                               o.lease_owner, o.attempts)
      WHERE o.status = 'leased' AND o.lease_expires_at <= now()
-       AND o.attempts >= p.max_attempts;
+       AND o.attempts >= (SELECT r.max_attempts FROM paycons.outbox_retry_policies r
+                           WHERE r.event_type IN (o.event_type, '*')
+                           ORDER BY r.event_type = '*' LIMIT 1);
     GET DIAGNOSTICS v_dead = ROW_COUNT;
 
     RETURN jsonb_build_object('rotated', v_rotated, 'current_slot', paycons.outbox_current_slot(),
