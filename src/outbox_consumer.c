@@ -63,7 +63,7 @@ static char outbox_session_consumer[OUTBOX_MAX_CONSUMER + 1] = "";
  */
 static PayconsPlan claim_plan = {
 	"WITH c AS ("
-	" SELECT o.id, o.slot FROM paycons.outbox o"
+	" SELECT o.id FROM paycons.outbox o"
 	"  WHERE ((o.status OPERATOR(pg_catalog.=) 'pending'"
 	"          AND o.available_at OPERATOR(pg_catalog.<=) pg_catalog.now())"
 	"      OR (o.status OPERATOR(pg_catalog.=) 'leased'"
@@ -78,8 +78,7 @@ static PayconsPlan claim_plan = {
 	" UPDATE paycons.outbox t SET status = 'leased', lease_owner = $1,"
 	"        lease_expires_at = pg_catalog.now() OPERATOR(pg_catalog.+) $3,"
 	"        attempts = t.attempts OPERATOR(pg_catalog.+) 1"
-	"   FROM c WHERE t.id OPERATOR(pg_catalog.=) c.id"
-	"    AND t.slot OPERATOR(pg_catalog.=) c.slot"
+	"  WHERE t.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT c.id FROM c))"
 	" RETURNING t.*)"
 	"SELECT * FROM u ORDER BY id",
 	3, {TEXTOID, INT4OID, INTERVALOID}, NULL
@@ -131,6 +130,41 @@ static PayconsPlan redrive_plan = {
 	"   AND status OPERATOR(pg_catalog.=) 'dead' RETURNING id",
 	1, {INT8ARRAYOID}, NULL
 };
+
+/*
+ * Run one of our plans.  Like PayconsExecPlan, but the plan is prepared as
+ * a generic plan: planning a query over the partitioned outbox costs more
+ * than running it, and the generic plans are the ones we want anyway
+ * (index scans driven by the parameters).
+ */
+static int
+outbox_exec(PayconsPlan *p, Datum *values, const char *nulls, bool read_only)
+{
+	int			rc;
+
+	if (p->plan != NULL && !SPI_plan_is_valid(p->plan))
+	{
+		SPI_freeplan(p->plan);
+		p->plan = NULL;
+	}
+	if (p->plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes,
+											  CURSOR_OPT_GENERIC_PLAN);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare_cursor failed for \"%s\": %s",
+				 p->sql, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		p->plan = plan;
+	}
+	rc = SPI_execute_plan(p->plan, values, nulls, read_only, 0);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s",
+			 p->sql, SPI_result_code_string(rc));
+	return rc;
+}
 
 /* Check a consumer name argument and return it. */
 static char *
@@ -263,7 +297,7 @@ outbox_explain_missing(int64 *ids, int nids, const char *wanted,
 		if (changed)
 			continue;
 
-		PayconsExecPlan(&event_plan, &arg, NULL, true, 1);
+		outbox_exec(&event_plan, &arg, NULL, true);
 		if (SPI_processed == 0)
 		{
 			ereport(ERROR,
@@ -332,7 +366,7 @@ paycons_outbox_claim(PG_FUNCTION_ARGS)
 		values[0] = CStringGetTextDatum(consumer);
 		values[1] = Int32GetDatum(batch);
 		values[2] = IntervalPGetDatum(lease);
-		PayconsExecPlan(&claim_plan, values, NULL, false, 0);
+		outbox_exec(&claim_plan, values, NULL, false);
 
 		spidesc = SPI_tuptable->tupdesc;
 		if (spidesc->natts != natts)
@@ -387,7 +421,7 @@ paycons_outbox_ack(PG_FUNCTION_ARGS)
 			elog(ERROR, "SPI_connect failed");
 		values[0] = PG_GETARG_DATUM(0);
 		values[1] = CStringGetTextDatum(consumer);
-		PayconsExecPlan(&ack_plan, values, NULL, false, 0);
+		outbox_exec(&ack_plan, values, NULL, false);
 		done = SPI_processed;
 		if (done != (uint64) nids)
 			outbox_explain_missing(ids, nids, "leased", consumer, "acknowledge");
@@ -451,7 +485,7 @@ paycons_outbox_nack(PG_FUNCTION_ARGS)
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		values[0] = Int64GetDatum(id);
-		PayconsExecPlan(&nack_lock_plan, values, NULL, false, 1);
+		outbox_exec(&nack_lock_plan, values, NULL, false);
 		if (SPI_processed == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_PAYCONS_OUTBOX_UNKNOWN_EVENT),
@@ -499,7 +533,7 @@ paycons_outbox_nack(PG_FUNCTION_ARGS)
 		values[1] = CStringGetTextDatum(dead ? "dead" : "pending");
 		values[2] = Float8GetDatum(delay);
 		values[3] = CStringGetTextDatum(error);
-		PayconsExecPlan(&nack_update_plan, values, NULL, false, 0);
+		outbox_exec(&nack_update_plan, values, NULL, false);
 		result = PayconsReturnRow(fcinfo, upper);
 		SPI_finish();
 	}
@@ -538,7 +572,7 @@ paycons_outbox_redrive(PG_FUNCTION_ARGS)
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		values[0] = PG_GETARG_DATUM(0);
-		PayconsExecPlan(&redrive_plan, values, NULL, false, 0);
+		outbox_exec(&redrive_plan, values, NULL, false);
 		done = SPI_processed;
 		if (done != (uint64) nids)
 			outbox_explain_missing(ids, nids, "dead", NULL, "redrive");
