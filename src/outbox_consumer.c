@@ -32,6 +32,7 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "access/transam.h"
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
 #include "funcapi.h"
@@ -39,7 +40,10 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -50,6 +54,9 @@ PG_FUNCTION_INFO_V1(paycons_outbox_ack);
 PG_FUNCTION_INFO_V1(paycons_outbox_nack);
 PG_FUNCTION_INFO_V1(paycons_outbox_redrive);
 
+/* How many outstanding events a claim looks at, at most */
+#define OUTBOX_CLAIM_SCAN_MAX	100000
+
 /* Longest last_error kept, in bytes; longer ones are cut */
 #define OUTBOX_MAX_ERROR	4096
 
@@ -57,21 +64,45 @@ PG_FUNCTION_INFO_V1(paycons_outbox_redrive);
 static char outbox_session_consumer[OUTBOX_MAX_CONSUMER + 1] = "";
 
 /*
- * Candidates: due pending events and events whose lease expired, that have
- * no earlier event of their aggregate in the outbox at all (acknowledged
- * events are deleted, so any earlier row is leased, waiting or dead).
+ * Claiming is done in two passes.
+ *
+ * Pass 1 reads the outstanding events in id order (claim_scan_plan, through
+ * a cursor) and keeps the heads: an event whose aggregate has not been seen
+ * earlier in the scan.  As acknowledged events are deleted, any earlier
+ * event still in the table is leased, waiting to be retried, or dead, and
+ * blocks the ones after it; so the heads that are due are exactly the
+ * events that may be handed out.  A hash set of the aggregates seen makes a
+ * blocked event cost one lookup, not an index probe.
+ *
+ * Pass 2 (claim_plan) locks up to batch of those candidates with FOR UPDATE
+ * SKIP LOCKED, re-checking that each is still due (another consumer may
+ * have claimed it since pass 1), and leases them.  A candidate cannot have
+ * stopped being a head in between: an earlier event of its aggregate would
+ * have had to appear, and events of one aggregate are written by
+ * transactions serialised on the aggregate (the order row lock for orders),
+ * so they arrive in id order.  Rotation cannot move rows in between either:
+ * it needs an ACCESS EXCLUSIVE lock on a partition, and we hold ACCESS SHARE
+ * from pass 1 on.
  */
+static PayconsPlan claim_scan_plan = {
+	"SELECT o.id, o.aggregate_type, o.aggregate_id,"
+	"       (o.status OPERATOR(pg_catalog.=) 'pending'"
+	"        AND o.available_at OPERATOR(pg_catalog.<=) pg_catalog.now())"
+	"    OR (o.status OPERATOR(pg_catalog.=) 'leased'"
+	"        AND o.lease_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now())"
+	"  FROM paycons.outbox o WHERE o.id OPERATOR(pg_catalog.>=) $2"
+	" ORDER BY o.id LIMIT $1",
+	2, {INT4OID, INT8OID}, NULL
+};
+
 static PayconsPlan claim_plan = {
 	"WITH c AS ("
 	" SELECT o.id FROM paycons.outbox o"
-	"  WHERE ((o.status OPERATOR(pg_catalog.=) 'pending'"
+	"  WHERE o.id OPERATOR(pg_catalog.=) ANY ($4)"
+	"    AND ((o.status OPERATOR(pg_catalog.=) 'pending'"
 	"          AND o.available_at OPERATOR(pg_catalog.<=) pg_catalog.now())"
 	"      OR (o.status OPERATOR(pg_catalog.=) 'leased'"
 	"          AND o.lease_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now()))"
-	"    AND NOT EXISTS (SELECT 1 FROM paycons.outbox p"
-	"         WHERE p.aggregate_type OPERATOR(pg_catalog.=) o.aggregate_type"
-	"           AND p.aggregate_id OPERATOR(pg_catalog.=) o.aggregate_id"
-	"           AND p.id OPERATOR(pg_catalog.<) o.id)"
 	"  ORDER BY o.id LIMIT $2"
 	"  FOR UPDATE OF o SKIP LOCKED),"
 	" u AS ("
@@ -81,8 +112,79 @@ static PayconsPlan claim_plan = {
 	"  WHERE t.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT c.id FROM c))"
 	" RETURNING t.*)"
 	"SELECT * FROM u ORDER BY id",
-	3, {TEXTOID, INT4OID, INTERVALOID}, NULL
+	4, {TEXTOID, INT4OID, INTERVALOID, INT8ARRAYOID}, NULL
 };
+
+/* Key of the aggregates-seen hash set of pass 1 */
+typedef struct OutboxAggKey
+{
+	char		type[OUTBOX_MAX_TYPE + 1];
+	char		id[OUTBOX_MAX_AGGREGATE_ID + 1];
+} OutboxAggKey;
+
+/*
+ * The scan start hint.  Acknowledged events are deleted, and a scan in id
+ * order would step over their dead index entries again and again: the cost
+ * of a claim would grow as a drain proceeds.  So pass 1 starts at the
+ * lowest id that can still be live, claim_hint, not at the beginning.
+ *
+ * Safety: a transaction may draw a low id and commit late.  A writer takes
+ * its transaction id before it draws an event id (see OutboxWrite), and
+ * ids come from one sequence without cache.  So if V is the sequence's last
+ * value read at some moment and X the xmax of a snapshot taken just after,
+ * every event with id <= V belongs to a transaction with xid < X.  Once the
+ * oldest running transaction is at or past X, all of those have ended, and
+ * a scan then sees every live event with id <= V.  The lowest id such a scan
+ * sees (or V + 1 if it sees none) is a safe hint.  Rows moved by rotation
+ * and rows updated by nack or redrive keep their ids and never vanish from
+ * view, so they cannot fall below it either.
+ *
+ * The hint is per backend (consumers keep their sessions).  It is reset
+ * when an outbox partition or the id sequence is invalidated (TRUNCATE by
+ * rotation, ALTER SEQUENCE ... RESTART): after a truncate the walk from the
+ * start is cheap again.
+ */
+static int64 claim_hint = 0;
+static bool claim_hint_pending = false;
+static int64 claim_hint_v = 0;
+static TransactionId claim_hint_xmax = InvalidTransactionId;
+static Oid	claim_relids[OUTBOX_NUM_SLOTS + 1];
+static bool claim_callback_registered = false;
+
+static void
+outbox_claim_inval(Datum arg, Oid relid)
+{
+	bool		ours = !OidIsValid(relid);
+
+	for (int i = 0; i <= OUTBOX_NUM_SLOTS && !ours; i++)
+		ours = (relid == claim_relids[i]);
+	if (ours)
+	{
+		claim_hint = 0;
+		claim_hint_pending = false;
+	}
+}
+
+/* Remember the OIDs whose invalidation resets the hint. */
+static void
+outbox_claim_relids(void)
+{
+	Oid			nsp = PayconsSchemaOid();
+
+	if (!claim_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(outbox_claim_inval, (Datum) 0);
+		claim_callback_registered = true;
+	}
+	for (int i = 0; i < OUTBOX_NUM_SLOTS; i++)
+	{
+		char		name[NAMEDATALEN];
+
+		snprintf(name, sizeof(name), "outbox_%d", i);
+		claim_relids[i] = get_relname_relid(name, nsp);
+	}
+	claim_relids[OUTBOX_NUM_SLOTS] = get_relname_relid("outbox_id_seq", nsp);
+}
 
 static PayconsPlan ack_plan = {
 	"DELETE FROM paycons.outbox"
@@ -137,11 +239,9 @@ static PayconsPlan redrive_plan = {
  * than running it, and the generic plans are the ones we want anyway
  * (index scans driven by the parameters).
  */
-static int
-outbox_exec(PayconsPlan *p, Datum *values, const char *nulls, bool read_only)
+static SPIPlanPtr
+outbox_plan(PayconsPlan *p)
 {
-	int			rc;
-
 	if (p->plan != NULL && !SPI_plan_is_valid(p->plan))
 	{
 		SPI_freeplan(p->plan);
@@ -159,7 +259,15 @@ outbox_exec(PayconsPlan *p, Datum *values, const char *nulls, bool read_only)
 			elog(ERROR, "SPI_keepplan failed");
 		p->plan = plan;
 	}
-	rc = SPI_execute_plan(p->plan, values, nulls, read_only, 0);
+	return p->plan;
+}
+
+static int
+outbox_exec(PayconsPlan *p, Datum *values, const char *nulls, bool read_only)
+{
+	int			rc;
+
+	rc = SPI_execute_plan(outbox_plan(p), values, nulls, read_only, 0);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s",
 			 p->sql, SPI_result_code_string(rc));
@@ -323,6 +431,118 @@ outbox_explain_missing(int64 *ids, int nids, const char *wanted,
 	}
 }
 
+/* The last event id drawn (0 if none since the sequence was reset). */
+static int64
+outbox_last_id(void)
+{
+	LOCAL_FCINFO(fcinfo, 1);
+	Datum		result;
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = ObjectIdGetDatum(claim_relids[OUTBOX_NUM_SLOTS]);
+	fcinfo->args[0].isnull = false;
+	result = pg_sequence_last_value(fcinfo);
+	return fcinfo->isnull ? 0 : DatumGetInt64(result);
+}
+
+/*
+ * Pass 1 of a claim: the ids of up to "want" due heads, in id order, found
+ * among the first OUTBOX_CLAIM_SCAN_MAX outstanding events.  Returns them
+ * as an int8[] Datum.
+ */
+static Datum
+outbox_claim_candidates(int want)
+{
+	HASHCTL		ctl;
+	HTAB	   *seen;
+	Portal		portal;
+	Datum		args[2];
+	Datum	   *cands = palloc(sizeof(Datum) * want);
+	int			ncands = 0;
+	bool		done = false;
+	bool		first = true;
+	int64		lowest = 0;
+
+	bool		promote;
+
+	/* pick up invalidations (a rotation's TRUNCATE) before using the hint */
+	outbox_claim_relids();
+	AcceptInvalidationMessages();
+	/* the scan below runs on the active snapshot (read-only cursor) */
+	promote = claim_hint_pending &&
+		TransactionIdPrecedesOrEquals(claim_hint_xmax, GetActiveSnapshot()->xmin);
+	args[0] = Int32GetDatum(OUTBOX_CLAIM_SCAN_MAX);
+	args[1] = Int64GetDatum(claim_hint);
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(OutboxAggKey);
+	ctl.entrysize = sizeof(OutboxAggKey);
+	ctl.hcxt = CurrentMemoryContext;
+	seen = hash_create("paycons outbox claim aggregates", 1024, &ctl,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	portal = SPI_cursor_open(NULL, outbox_plan(&claim_scan_plan), args, NULL,
+							 true);
+	while (!done)
+	{
+		SPI_cursor_fetch(portal, true, 256);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed && !done; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			OutboxAggKey key;
+			bool		isnull;
+			bool		found;
+			text	   *t;
+
+			if (first)
+			{
+				lowest = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+				first = false;
+			}
+			memset(&key, 0, sizeof(key));
+			t = DatumGetTextPP(SPI_getbinval(tup, desc, 2, &isnull));
+			memcpy(key.type, VARDATA_ANY(t),
+				   Min(VARSIZE_ANY_EXHDR(t), OUTBOX_MAX_TYPE));
+			t = DatumGetTextPP(SPI_getbinval(tup, desc, 3, &isnull));
+			memcpy(key.id, VARDATA_ANY(t),
+				   Min(VARSIZE_ANY_EXHDR(t), OUTBOX_MAX_AGGREGATE_ID));
+			(void) hash_search(seen, &key, HASH_ENTER, &found);
+			if (found)
+				continue;		/* an earlier event of its aggregate is here */
+			if (DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull)))
+			{
+				cands[ncands++] = SPI_getbinval(tup, desc, 1, &isnull);
+				done = (ncands >= want);
+			}
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	hash_destroy(seen);
+
+	/* see the comment at claim_hint */
+	if (promote)
+	{
+		int64		h = first ? claim_hint_v + 1 : Min(lowest, claim_hint_v + 1);
+
+		if (h > claim_hint)
+			claim_hint = h;
+		claim_hint_pending = false;
+	}
+	if (!claim_hint_pending)
+	{
+		claim_hint_v = outbox_last_id();
+		claim_hint_xmax = GetLatestSnapshot()->xmax;
+		claim_hint_pending = true;
+	}
+
+	return PointerGetDatum(construct_array(cands, ncands, INT8OID, 8,
+										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
 /*
  * paycons.outbox_claim(consumer, batch, lease) -> setof paycons.outbox
  *
@@ -355,7 +575,7 @@ paycons_outbox_claim(PG_FUNCTION_ARGS)
 	PayconsBecomeOwner(&owner, NULL);
 	PG_TRY();
 	{
-		Datum		values[3];
+		Datum		values[4];
 		TupleDesc	spidesc;
 		int			natts = rsinfo->setDesc->natts;
 		Datum	   *rowvals = palloc(sizeof(Datum) * natts);
@@ -366,6 +586,8 @@ paycons_outbox_claim(PG_FUNCTION_ARGS)
 		values[0] = CStringGetTextDatum(consumer);
 		values[1] = Int32GetDatum(batch);
 		values[2] = IntervalPGetDatum(lease);
+		/* twice the batch, as concurrent claimers may lock some first */
+		values[3] = outbox_claim_candidates(Min(2 * batch, 2 * OUTBOX_MAX_BATCH));
 		outbox_exec(&claim_plan, values, NULL, false);
 
 		spidesc = SPI_tuptable->tupdesc;

@@ -43,6 +43,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/inval.h"
 #include "utils/json.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "paycons.h"
@@ -52,7 +53,7 @@ PG_FUNCTION_INFO_V1(paycons_emit);
 /* GUCs, defined in paycons.c */
 bool		paycons_outbox_cdc = false;
 bool		paycons_outbox_notify = true;
-int			paycons_outbox_rotate_interval = 1000;
+int			paycons_outbox_rotate_interval = 10000;
 
 /* The columns of paycons.outbox, in the order of outbox_colnames[] */
 typedef enum OutboxColumn
@@ -249,6 +250,13 @@ OutboxWrite(const char *aggregate_type, const char *aggregate_id,
 
 	outbox_cache_fill();
 	slot = outbox_current_slot();
+
+	/*
+	 * Take the transaction id before drawing the event id: claims rely on
+	 * an event id drawn after their snapshot belonging to a transaction not
+	 * running at that snapshot (see the scan hint in outbox_consumer.c).
+	 */
+	(void) GetCurrentTransactionId();
 	id = nextval_internal(outbox_cache.id_seq, false);
 
 	rel = table_open(outbox_cache.part[slot], RowExclusiveLock);

@@ -55,7 +55,7 @@ _PG_init(void)
 							"Minimum time between two rotations of the outbox partitions by paycons.outbox_maintain().",
 							NULL,
 							&paycons_outbox_rotate_interval,
-							1000, 1, 86400000,
+							10000, 1, 86400000,
 							PGC_SUSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);

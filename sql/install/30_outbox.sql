@@ -184,8 +184,9 @@ COMMENT ON FUNCTION paycons.outbox_redrive(bigint[]) IS
  * paycons.outbox_maintain(): one maintenance pass, called by
  * paycons.run_maintenance() (worker or pg_cron) or by hand.
  *
- * 1. Rotation, at most once per paycons.outbox_rotate_interval (default 1s;
- *    force => true ignores it): lock the oldest partition (waiting at most
+ * 1. Rotation, at most once per paycons.outbox_rotate_interval (default
+ *    10s; force => true ignores it): unless the oldest partition still holds
+ *    a backlog (more than 10000 live events), lock it (waiting at most
  *    lock_timeout = 200ms, else skip this turn), move its live events into
  *    the current partition, TRUNCATE it, and make it the current one.
  * 2. Dead-letter events whose lease expired after the last allowed attempt
@@ -198,7 +199,8 @@ CREATE FUNCTION paycons.outbox_maintain(force boolean DEFAULT false)
     SET lock_timeout = '200ms'
 AS $$
 DECLARE
-    v_interval interval := COALESCE(NULLIF(current_setting('paycons.outbox_rotate_interval', true), ''), '1s')::interval;
+    v_interval interval := current_setting('paycons.outbox_rotate_interval')::interval;
+    v_live     bigint;
     v_last     timestamptz;
     v_cur      smallint;
     v_old      smallint;
@@ -215,6 +217,13 @@ BEGIN
     ELSE
         v_cur := paycons.outbox_current_slot();
         v_old := (v_cur + 1) % 3;
+        -- A backlog still in the oldest partition is left to drain: moving
+        -- it would copy the backlog under an exclusive lock.
+        EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM paycons.%I LIMIT 10001) s',
+                       'outbox_' || v_old) INTO v_live;
+        IF v_live > 10000 THEN
+            v_skipped := format('partition outbox_%s still holds more than 10000 live events', v_old);
+        ELSE
         BEGIN
             EXECUTE format('LOCK TABLE paycons.%I IN ACCESS EXCLUSIVE MODE', 'outbox_' || v_old);
             -- Live events of the oldest partition keep their id and state.
@@ -233,6 +242,7 @@ BEGIN
         EXCEPTION WHEN lock_not_available THEN
             v_skipped := format('partition outbox_%s busy for longer than lock_timeout', v_old);
         END;
+        END IF;
     END IF;
 
     UPDATE paycons.outbox o
