@@ -145,30 +145,28 @@ SELECT id, attempts, lease_owner FROM paycons.outbox_claim('fast', 10);
 SELECT pg_temp.try($q$SELECT paycons.outbox_ack(ARRAY[2005, 2008], 'slow')$q$);
 SELECT paycons.outbox_ack(ARRAY[2005, 2008], 'fast');
 
--- A consumer that crashes on its last attempt: maintenance dead-letters
--- the event once the lease expires.
+-- A consumer that crashes on its last attempt: once that lease expires,
+-- the next claim dead-letters the event instead of handing it out.
 SELECT paycons.emit('acct', 'E', 'b.1', '{}');     -- policy b.1: 2 attempts
 SELECT id, attempts FROM paycons.outbox_claim('crashy', 10, '1 millisecond');
 SELECT pg_sleep(0.01);
 SELECT id, attempts FROM paycons.outbox_claim('crashy', 10, '1 millisecond');
 SELECT pg_sleep(0.01);
-SET paycons.outbox_rotate_interval = '1h';   -- no rotation in this pass
-SELECT paycons.outbox_maintain()->'expired_to_dead' AS expired_to_dead;
-RESET paycons.outbox_rotate_interval;
+SELECT id, attempts FROM paycons.outbox_claim('c5', 10);
 SELECT id, last_consumer, last_error FROM paycons.outbox_dead_letters;
 
 -- Rotation: live events of the oldest partition move to the current one
 -- with their id and state; the oldest is truncated and becomes current.
 SELECT paycons.outbox_current_slot() AS slot_before;
 SELECT slot, count(*) FROM paycons.outbox GROUP BY slot ORDER BY slot;
-SELECT paycons.outbox_maintain(force => true) - 'expired_to_dead';
-SELECT paycons.outbox_maintain(force => true) - 'expired_to_dead';
+SELECT paycons.outbox_maintain(force => true);
+SELECT paycons.outbox_maintain(force => true);
 SELECT slot, count(*) FROM paycons.outbox GROUP BY slot ORDER BY slot;
-SELECT paycons.outbox_maintain(force => true) - 'expired_to_dead';
+SELECT paycons.outbox_maintain(force => true);
 SELECT slot, id, aggregate_id, status, attempts FROM paycons.outbox ORDER BY id;
 -- without force, a rotation within paycons.outbox_rotate_interval is skipped
 SET paycons.outbox_rotate_interval = '1h';
-SELECT paycons.outbox_maintain() - 'expired_to_dead';
+SELECT paycons.outbox_maintain();
 RESET paycons.outbox_rotate_interval;
 -- new events go into the current partition; claims and acks see them all
 SELECT paycons.emit('acct', 'F', 'f.1', '{}');

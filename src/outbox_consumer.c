@@ -54,6 +54,13 @@ PG_FUNCTION_INFO_V1(paycons_outbox_ack);
 PG_FUNCTION_INFO_V1(paycons_outbox_nack);
 PG_FUNCTION_INFO_V1(paycons_outbox_redrive);
 
+/* The max_attempts of an event's retry policy, in SQL over row alias t */
+#define OUTBOX_MAX_ATTEMPTS_SQL \
+	"(SELECT r.max_attempts FROM paycons.outbox_retry_policies r" \
+	"  WHERE r.event_type OPERATOR(pg_catalog.=) t.event_type" \
+	"     OR r.event_type OPERATOR(pg_catalog.=) '*'" \
+	"  ORDER BY r.event_type OPERATOR(pg_catalog.=) '*' LIMIT 1)"
+
 /* How many outstanding events a claim looks at, at most */
 #define OUTBOX_CLAIM_SCAN_MAX	100000
 
@@ -76,7 +83,9 @@ static char outbox_session_consumer[OUTBOX_MAX_CONSUMER + 1] = "";
  *
  * Pass 2 (claim_plan) locks up to batch of those candidates with FOR UPDATE
  * SKIP LOCKED, re-checking that each is still due (another consumer may
- * have claimed it since pass 1), and leases them.  A candidate cannot have
+ * have claimed it since pass 1), and leases them; except that an event
+ * whose lease expired after its policy's last attempt (a consumer that
+ * crashes on it every time) is dead-lettered instead of handed out.  A candidate cannot have
  * stopped being a head in between: an earlier event of its aggregate would
  * have had to appear, and events of one aggregate are written by
  * transactions serialised on the aggregate (the order row lock for orders),
@@ -106,12 +115,27 @@ static PayconsPlan claim_plan = {
 	"  ORDER BY o.id LIMIT $2"
 	"  FOR UPDATE OF o SKIP LOCKED),"
 	" u AS ("
-	" UPDATE paycons.outbox t SET status = 'leased', lease_owner = $1,"
-	"        lease_expires_at = pg_catalog.now() OPERATOR(pg_catalog.+) $3,"
-	"        attempts = t.attempts OPERATOR(pg_catalog.+) 1"
+	" UPDATE paycons.outbox t SET"
+	"        status = CASE WHEN t.status OPERATOR(pg_catalog.=) 'leased'"
+	"                       AND t.attempts OPERATOR(pg_catalog.>=) " OUTBOX_MAX_ATTEMPTS_SQL
+	"                      THEN 'dead' ELSE 'leased' END,"
+	"        last_error = CASE WHEN t.status OPERATOR(pg_catalog.=) 'leased'"
+	"                       AND t.attempts OPERATOR(pg_catalog.>=) " OUTBOX_MAX_ATTEMPTS_SQL
+	"                      THEN 'lease of consumer ' OPERATOR(pg_catalog.||) t.lease_owner"
+	"                           OPERATOR(pg_catalog.||) ' expired after the last attempt'"
+	"                      ELSE t.last_error END,"
+	"        lease_owner = CASE WHEN t.status OPERATOR(pg_catalog.=) 'leased'"
+	"                       AND t.attempts OPERATOR(pg_catalog.>=) " OUTBOX_MAX_ATTEMPTS_SQL
+	"                      THEN t.lease_owner ELSE $1 END,"
+	"        lease_expires_at = CASE WHEN t.status OPERATOR(pg_catalog.=) 'leased'"
+	"                       AND t.attempts OPERATOR(pg_catalog.>=) " OUTBOX_MAX_ATTEMPTS_SQL
+	"                      THEN NULL ELSE pg_catalog.now() OPERATOR(pg_catalog.+) $3 END,"
+	"        attempts = CASE WHEN t.status OPERATOR(pg_catalog.=) 'leased'"
+	"                       AND t.attempts OPERATOR(pg_catalog.>=) " OUTBOX_MAX_ATTEMPTS_SQL
+	"                      THEN t.attempts ELSE t.attempts OPERATOR(pg_catalog.+) 1 END"
 	"  WHERE t.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT c.id FROM c))"
 	" RETURNING t.*)"
-	"SELECT * FROM u ORDER BY id",
+	"SELECT * FROM u WHERE status OPERATOR(pg_catalog.=) 'leased' ORDER BY id",
 	4, {TEXTOID, INT4OID, INTERVALOID, INT8ARRAYOID}, NULL
 };
 
@@ -140,50 +164,37 @@ typedef struct OutboxAggKey
  * view, so they cannot fall below it either.
  *
  * The hint is per backend (consumers keep their sessions).  It is reset
- * when an outbox partition or the id sequence is invalidated (TRUNCATE by
- * rotation, ALTER SEQUENCE ... RESTART): after a truncate the walk from the
- * start is cheap again.
+ * when the id sequence is invalidated (ALTER SEQUENCE ... RESTART, DROP
+ * EXTENSION): only lowering the sequence can put new events below it.
+ * Lowering it with setval() while consumers run is not supported.
  */
 static int64 claim_hint = 0;
 static bool claim_hint_pending = false;
 static int64 claim_hint_v = 0;
 static TransactionId claim_hint_xmax = InvalidTransactionId;
-static Oid	claim_relids[OUTBOX_NUM_SLOTS + 1];
+static Oid	claim_id_seq = InvalidOid;
 static bool claim_callback_registered = false;
 
 static void
 outbox_claim_inval(Datum arg, Oid relid)
 {
-	bool		ours = !OidIsValid(relid);
-
-	for (int i = 0; i <= OUTBOX_NUM_SLOTS && !ours; i++)
-		ours = (relid == claim_relids[i]);
-	if (ours)
+	if (!OidIsValid(relid) || relid == claim_id_seq)
 	{
 		claim_hint = 0;
 		claim_hint_pending = false;
 	}
 }
 
-/* Remember the OIDs whose invalidation resets the hint. */
+/* Remember the sequence whose invalidation resets the hint. */
 static void
 outbox_claim_relids(void)
 {
-	Oid			nsp = PayconsSchemaOid();
-
 	if (!claim_callback_registered)
 	{
 		CacheRegisterRelcacheCallback(outbox_claim_inval, (Datum) 0);
 		claim_callback_registered = true;
 	}
-	for (int i = 0; i < OUTBOX_NUM_SLOTS; i++)
-	{
-		char		name[NAMEDATALEN];
-
-		snprintf(name, sizeof(name), "outbox_%d", i);
-		claim_relids[i] = get_relname_relid(name, nsp);
-	}
-	claim_relids[OUTBOX_NUM_SLOTS] = get_relname_relid("outbox_id_seq", nsp);
+	claim_id_seq = get_relname_relid("outbox_id_seq", PayconsSchemaOid());
 }
 
 static PayconsPlan ack_plan = {
@@ -439,7 +450,7 @@ outbox_last_id(void)
 	Datum		result;
 
 	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
-	fcinfo->args[0].value = ObjectIdGetDatum(claim_relids[OUTBOX_NUM_SLOTS]);
+	fcinfo->args[0].value = ObjectIdGetDatum(claim_id_seq);
 	fcinfo->args[0].isnull = false;
 	result = pg_sequence_last_value(fcinfo);
 	return fcinfo->isnull ? 0 : DatumGetInt64(result);

@@ -189,8 +189,9 @@ COMMENT ON FUNCTION paycons.outbox_redrive(bigint[]) IS
  *    a backlog (more than 10000 live events), lock it (waiting at most
  *    lock_timeout = 200ms, else skip this turn), move its live events into
  *    the current partition, TRUNCATE it, and make it the current one.
- * 2. Dead-letter events whose lease expired after the last allowed attempt
- *    (a consumer that crashes on an event every time).
+ *
+ * (An event whose lease expired after its last attempt is dead-lettered by
+ * the next claim that finds it, not here: that needs no scan.)
  */
 CREATE FUNCTION paycons.outbox_maintain(force boolean DEFAULT false)
     RETURNS jsonb
@@ -207,7 +208,6 @@ DECLARE
     v_moved    bigint := 0;
     v_rotated  boolean := false;
     v_skipped  text;
-    v_dead     bigint;
 BEGIN
     SELECT rotated_at INTO v_last FROM paycons.outbox_rotation FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
@@ -224,42 +224,33 @@ BEGIN
         IF v_live > 10000 THEN
             v_skipped := format('partition outbox_%s still holds more than 10000 live events', v_old);
         ELSE
-        BEGIN
-            EXECUTE format('LOCK TABLE paycons.%I IN ACCESS EXCLUSIVE MODE', 'outbox_' || v_old);
-            -- Live events of the oldest partition keep their id and state.
-            EXECUTE format(
-                'WITH m AS (DELETE FROM paycons.%I RETURNING *)
-                 INSERT INTO paycons.outbox
-                 SELECT id, aggregate_type, aggregate_id, event_type, payload, headers,
-                        created_at, available_at, status, attempts, lease_owner,
-                        lease_expires_at, last_error, %s FROM m',
-                'outbox_' || v_old, v_cur);
-            GET DIAGNOSTICS v_moved = ROW_COUNT;
-            EXECUTE format('TRUNCATE paycons.%I', 'outbox_' || v_old);
-            PERFORM pg_catalog.nextval('paycons.outbox_slot_seq');
-            UPDATE paycons.outbox_rotation SET rotated_at = clock_timestamp(), rotations = rotations + 1;
-            v_rotated := true;
-        EXCEPTION WHEN lock_not_available THEN
-            v_skipped := format('partition outbox_%s busy for longer than lock_timeout', v_old);
-        END;
+            BEGIN
+                EXECUTE format('LOCK TABLE paycons.%I IN ACCESS EXCLUSIVE MODE', 'outbox_' || v_old);
+                -- Live events of the oldest partition keep their id and state.
+                EXECUTE format(
+                    'WITH m AS (DELETE FROM paycons.%I RETURNING *)
+                     INSERT INTO paycons.outbox
+                     SELECT id, aggregate_type, aggregate_id, event_type, payload, headers,
+                            created_at, available_at, status, attempts, lease_owner,
+                            lease_expires_at, last_error, %s FROM m',
+                    'outbox_' || v_old, v_cur);
+                GET DIAGNOSTICS v_moved = ROW_COUNT;
+                EXECUTE format('TRUNCATE paycons.%I', 'outbox_' || v_old);
+                PERFORM pg_catalog.nextval('paycons.outbox_slot_seq');
+                UPDATE paycons.outbox_rotation
+                   SET rotated_at = clock_timestamp(), rotations = rotations + 1;
+                v_rotated := true;
+            EXCEPTION WHEN lock_not_available THEN
+                v_skipped := format('partition outbox_%s busy for longer than lock_timeout', v_old);
+            END;
         END IF;
     END IF;
 
-    UPDATE paycons.outbox o
-       SET status = 'dead',
-           last_error = format('lease of consumer %s expired after the last attempt (%s)',
-                               o.lease_owner, o.attempts)
-     WHERE o.status = 'leased' AND o.lease_expires_at <= now()
-       AND o.attempts >= (SELECT r.max_attempts FROM paycons.outbox_retry_policies r
-                           WHERE r.event_type IN (o.event_type, '*')
-                           ORDER BY r.event_type = '*' LIMIT 1);
-    GET DIAGNOSTICS v_dead = ROW_COUNT;
-
     RETURN jsonb_build_object('rotated', v_rotated, 'current_slot', paycons.outbox_current_slot(),
-                              'moved', v_moved, 'expired_to_dead', v_dead)
+                              'moved', v_moved)
            || CASE WHEN v_skipped IS NULL THEN '{}'::jsonb
                    ELSE jsonb_build_object('skipped', v_skipped) END;
 END;
 $$;
 COMMENT ON FUNCTION paycons.outbox_maintain(boolean) IS
-    'outbox maintenance pass: rotate the partitions (truncating the oldest) and dead-letter expired last attempts; returns what it did';
+    'outbox maintenance pass: rotate the partitions (truncating the oldest); returns what it did';
