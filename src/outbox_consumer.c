@@ -40,6 +40,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "storage/lmgr.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -285,6 +286,32 @@ outbox_exec(PayconsPlan *p, Datum *values, const char *nulls, bool read_only)
 	return rc;
 }
 
+/*
+ * Lock the outbox partitions (ROW EXCLUSIVE, what our statements take
+ * anyway) before any of our statements takes its snapshot.  Rotation
+ * TRUNCATEs a partition, which is not MVCC-safe: a snapshot taken before the
+ * rotation committed but used after it would see neither the truncated rows
+ * nor the moved copies.  Holding the lock first means a rotation either
+ * committed before our snapshots or waits for our transaction.
+ */
+static void
+outbox_lock_partitions(void)
+{
+	Oid			nsp = PayconsSchemaOid();
+
+	for (int i = 0; i < OUTBOX_NUM_SLOTS; i++)
+	{
+		char		name[NAMEDATALEN];
+		Oid			relid;
+
+		snprintf(name, sizeof(name), "outbox_%d", i);
+		relid = get_relname_relid(name, nsp);
+		if (!OidIsValid(relid))
+			elog(ERROR, "relation paycons.%s does not exist", name);
+		LockRelationOid(relid, RowExclusiveLock);
+	}
+}
+
 /* Check a consumer name argument and return it. */
 static char *
 outbox_consumer_arg(FunctionCallInfo fcinfo, int argno, bool required)
@@ -476,10 +503,9 @@ outbox_claim_candidates(int want)
 
 	bool		promote;
 
-	/* pick up invalidations (a rotation's TRUNCATE) before using the hint */
 	outbox_claim_relids();
-	AcceptInvalidationMessages();
-	/* the scan below runs on the active snapshot (read-only cursor) */
+	/* a snapshot taken now, after outbox_lock_partitions(), for the scan */
+	PushActiveSnapshot(GetTransactionSnapshot());
 	promote = claim_hint_pending &&
 		TransactionIdPrecedesOrEquals(claim_hint_xmax, GetActiveSnapshot()->xmin);
 	args[0] = Int32GetDatum(OUTBOX_CLAIM_SCAN_MAX);
@@ -532,6 +558,7 @@ outbox_claim_candidates(int want)
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
+	PopActiveSnapshot();
 	hash_destroy(seen);
 
 	/* see the comment at claim_hint */
@@ -594,6 +621,7 @@ paycons_outbox_claim(PG_FUNCTION_ARGS)
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
+		outbox_lock_partitions();
 		values[0] = CStringGetTextDatum(consumer);
 		values[1] = Int32GetDatum(batch);
 		values[2] = IntervalPGetDatum(lease);
@@ -652,6 +680,7 @@ paycons_outbox_ack(PG_FUNCTION_ARGS)
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
+		outbox_lock_partitions();
 		values[0] = PG_GETARG_DATUM(0);
 		values[1] = CStringGetTextDatum(consumer);
 		outbox_exec(&ack_plan, values, NULL, false);
@@ -717,6 +746,7 @@ paycons_outbox_nack(PG_FUNCTION_ARGS)
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
+		outbox_lock_partitions();
 		values[0] = Int64GetDatum(id);
 		outbox_exec(&nack_lock_plan, values, NULL, false);
 		if (SPI_processed == 0)
@@ -804,6 +834,7 @@ paycons_outbox_redrive(PG_FUNCTION_ARGS)
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
+		outbox_lock_partitions();
 		values[0] = PG_GETARG_DATUM(0);
 		outbox_exec(&redrive_plan, values, NULL, false);
 		done = SPI_processed;
