@@ -95,7 +95,9 @@ static char outbox_session_consumer[OUTBOX_MAX_CONSUMER + 1] = "";
  * from pass 1 on.
  */
 static PayconsPlan claim_scan_plan = {
-	"SELECT o.id, o.aggregate_type, o.aggregate_id,"
+	"SELECT o.id,"
+	"       pg_catalog.hashtextextended(o.aggregate_type OPERATOR(pg_catalog.||) E'\\x1f'"
+	"                                   OPERATOR(pg_catalog.||) o.aggregate_id, 0),"
 	"       (o.status OPERATOR(pg_catalog.=) 'pending'"
 	"        AND o.available_at OPERATOR(pg_catalog.<=) pg_catalog.now())"
 	"    OR (o.status OPERATOR(pg_catalog.=) 'leased'"
@@ -140,12 +142,12 @@ static PayconsPlan claim_plan = {
 	4, {TEXTOID, INT4OID, INTERVALOID, INT8ARRAYOID}, NULL
 };
 
-/* Key of the aggregates-seen hash set of pass 1 */
-typedef struct OutboxAggKey
-{
-	char		type[OUTBOX_MAX_TYPE + 1];
-	char		id[OUTBOX_MAX_AGGREGATE_ID + 1];
-} OutboxAggKey;
+/*
+ * The aggregates-seen set of pass 1 is keyed by a 64-bit hash of
+ * (aggregate_type, aggregate_id).  Two aggregates with the same hash would
+ * only make one wait for the other: never an event handed out of order.
+ */
+typedef int64 OutboxAggKey;
 
 /*
  * The scan start hint.  Acknowledged events are deleted, and a scan in id
@@ -484,87 +486,114 @@ outbox_last_id(void)
 }
 
 /*
- * Pass 1 of a claim: the ids of up to "want" due heads, in id order, found
- * among the first OUTBOX_CLAIM_SCAN_MAX outstanding events.  Returns them
- * as an int8[] Datum.
+ * Pass 1 of a claim, as a scanner that pass 2 can ask for more candidates
+ * (when concurrent claimers hold locks on the first ones).
  */
-static Datum
-outbox_claim_candidates(int want)
+typedef struct OutboxClaimScan
+{
+	Portal		portal;
+	HTAB	   *seen;			/* aggregates seen so far */
+	SPITupleTable *chunk;		/* rows fetched, not yet looked at */
+	uint64		next;			/* next row of chunk */
+	bool		exhausted;
+	bool		promote;		/* may this scan set the hint? */
+	bool		first;			/* no row seen yet */
+	int64		lowest;			/* lowest id seen */
+} OutboxClaimScan;
+
+static void
+outbox_claim_scan_begin(OutboxClaimScan *cs)
 {
 	HASHCTL		ctl;
-	HTAB	   *seen;
-	Portal		portal;
 	Datum		args[2];
-	Datum	   *cands = palloc(sizeof(Datum) * want);
-	int			ncands = 0;
-	bool		done = false;
-	bool		first = true;
-	int64		lowest = 0;
-
-	bool		promote;
 
 	outbox_claim_relids();
 	/* a snapshot taken now, after outbox_lock_partitions(), for the scan */
 	PushActiveSnapshot(GetTransactionSnapshot());
-	promote = claim_hint_pending &&
+	cs->promote = claim_hint_pending &&
 		TransactionIdPrecedesOrEquals(claim_hint_xmax, GetActiveSnapshot()->xmin);
 	args[0] = Int32GetDatum(OUTBOX_CLAIM_SCAN_MAX);
 	args[1] = Int64GetDatum(claim_hint);
+	cs->portal = SPI_cursor_open(NULL, outbox_plan(&claim_scan_plan), args,
+								 NULL, true);
+	PopActiveSnapshot();		/* the portal keeps its own reference */
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(OutboxAggKey);
 	ctl.entrysize = sizeof(OutboxAggKey);
 	ctl.hcxt = CurrentMemoryContext;
-	seen = hash_create("paycons outbox claim aggregates", 1024, &ctl,
-					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	cs->seen = hash_create("paycons outbox claim aggregates", 1024, &ctl,
+						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	cs->chunk = NULL;
+	cs->next = 0;
+	cs->exhausted = false;
+	cs->first = true;
+	cs->lowest = 0;
+}
 
-	portal = SPI_cursor_open(NULL, outbox_plan(&claim_scan_plan), args, NULL,
-							 true);
-	while (!done)
+/*
+ * The ids of up to "want" further due heads, in id order, as an int8[];
+ * *n is set to their number.
+ */
+static Datum
+outbox_claim_scan_next(OutboxClaimScan *cs, int want, int *n)
+{
+	Datum	   *cands = palloc(sizeof(Datum) * want);
+	int			ncands = 0;
+
+	while (ncands < want && !cs->exhausted)
 	{
-		SPI_cursor_fetch(portal, true, 256);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 i = 0; i < SPI_processed && !done; i++)
+		TupleDesc	desc;
+
+		if (cs->chunk == NULL || cs->next >= cs->chunk->numvals)
 		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
+			if (cs->chunk != NULL)
+				SPI_freetuptable(cs->chunk);
+			SPI_cursor_fetch(cs->portal, true, 1000);
+			cs->chunk = SPI_tuptable;
+			cs->next = 0;
+			if (SPI_processed == 0)
+			{
+				cs->exhausted = true;
+				break;
+			}
+		}
+		desc = cs->chunk->tupdesc;
+		while (cs->next < cs->chunk->numvals && ncands < want)
+		{
+			HeapTuple	tup = cs->chunk->vals[cs->next++];
 			OutboxAggKey key;
 			bool		isnull;
 			bool		found;
-			text	   *t;
 
-			if (first)
+			if (cs->first)
 			{
-				lowest = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-				first = false;
+				cs->lowest = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+				cs->first = false;
 			}
-			memset(&key, 0, sizeof(key));
-			t = DatumGetTextPP(SPI_getbinval(tup, desc, 2, &isnull));
-			memcpy(key.type, VARDATA_ANY(t),
-				   Min(VARSIZE_ANY_EXHDR(t), OUTBOX_MAX_TYPE));
-			t = DatumGetTextPP(SPI_getbinval(tup, desc, 3, &isnull));
-			memcpy(key.id, VARDATA_ANY(t),
-				   Min(VARSIZE_ANY_EXHDR(t), OUTBOX_MAX_AGGREGATE_ID));
-			(void) hash_search(seen, &key, HASH_ENTER, &found);
+			key = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+			(void) hash_search(cs->seen, &key, HASH_ENTER, &found);
 			if (found)
 				continue;		/* an earlier event of its aggregate is here */
-			if (DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull)))
-			{
+			if (DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)))
 				cands[ncands++] = SPI_getbinval(tup, desc, 1, &isnull);
-				done = (ncands >= want);
-			}
 		}
-		SPI_freetuptable(SPI_tuptable);
 	}
-	SPI_cursor_close(portal);
-	PopActiveSnapshot();
-	hash_destroy(seen);
+	*n = ncands;
+	return PointerGetDatum(construct_array(cands, ncands, INT8OID, 8,
+										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
 
-	/* see the comment at claim_hint */
-	if (promote)
+/* End the scan and move the hint on (see the comment at claim_hint). */
+static void
+outbox_claim_scan_end(OutboxClaimScan *cs)
+{
+	SPI_cursor_close(cs->portal);
+	hash_destroy(cs->seen);
+
+	if (cs->promote)
 	{
-		int64		h = first ? claim_hint_v + 1 : Min(lowest, claim_hint_v + 1);
+		int64		h = cs->first ? claim_hint_v + 1 : Min(cs->lowest, claim_hint_v + 1);
 
 		if (h > claim_hint)
 			claim_hint = h;
@@ -576,9 +605,6 @@ outbox_claim_candidates(int want)
 		claim_hint_xmax = GetLatestSnapshot()->xmax;
 		claim_hint_pending = true;
 	}
-
-	return PointerGetDatum(construct_array(cands, ncands, INT8OID, 8,
-										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 /*
@@ -614,6 +640,8 @@ paycons_outbox_claim(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		Datum		values[4];
+		OutboxClaimScan cs;
+		int			got = 0;
 		TupleDesc	spidesc;
 		int			natts = rsinfo->setDesc->natts;
 		Datum	   *rowvals = palloc(sizeof(Datum) * natts);
@@ -625,20 +653,39 @@ paycons_outbox_claim(PG_FUNCTION_ARGS)
 		values[0] = CStringGetTextDatum(consumer);
 		values[1] = Int32GetDatum(batch);
 		values[2] = IntervalPGetDatum(lease);
-		/* twice the batch, as concurrent claimers may lock some first */
-		values[3] = outbox_claim_candidates(Min(2 * batch, 2 * OUTBOX_MAX_BATCH));
-		outbox_exec(&claim_plan, values, NULL, false);
 
-		spidesc = SPI_tuptable->tupdesc;
-		if (spidesc->natts != natts)
-			elog(ERROR, "outbox_claim row has %d columns, expected %d",
-				 spidesc->natts, natts);
-		for (uint64 i = 0; i < SPI_processed; i++)
+		/*
+		 * Ask pass 1 for twice what is missing (concurrent claimers may hold
+		 * some), lease what pass 2 can lock, repeat until the batch is full
+		 * or the scan is done.
+		 */
+		outbox_claim_scan_begin(&cs);
+		while (got < batch)
 		{
-			heap_deform_tuple(SPI_tuptable->vals[i], spidesc, rowvals, rownulls);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
-								 rowvals, rownulls);
+			int			ncands;
+
+			values[3] = outbox_claim_scan_next(&cs, 2 * (batch - got), &ncands);
+			if (ncands == 0)
+				break;
+			values[1] = Int32GetDatum(batch - got);
+			outbox_exec(&claim_plan, values, NULL, false);
+
+			spidesc = SPI_tuptable->tupdesc;
+			if (spidesc->natts != natts)
+				elog(ERROR, "outbox_claim row has %d columns, expected %d",
+					 spidesc->natts, natts);
+			for (uint64 i = 0; i < SPI_processed; i++)
+			{
+				heap_deform_tuple(SPI_tuptable->vals[i], spidesc, rowvals, rownulls);
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+									 rowvals, rownulls);
+			}
+			got += (int) SPI_processed;
+			SPI_freetuptable(SPI_tuptable);
+			if (cs.exhausted)
+				break;
 		}
+		outbox_claim_scan_end(&cs);
 		SPI_finish();
 	}
 	PG_FINALLY();

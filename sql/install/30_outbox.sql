@@ -187,7 +187,8 @@ COMMENT ON FUNCTION paycons.outbox_redrive(bigint[]) IS
  * 1. Rotation, at most once per paycons.outbox_rotate_interval (default
  *    10s; force => true ignores it): unless the oldest partition still holds
  *    a backlog (more than 10000 live events), lock it (waiting at most
- *    lock_timeout = 200ms, else skip this turn), move its live events into
+ *    lock_timeout = 100ms, else skip this turn; also skipped while
+ *    (auto)vacuum or analyze runs on it), move its live events into
  *    the current partition, TRUNCATE it, and make it the current one.
  *
  * (An event whose lease expired after its last attempt is dead-lettered by
@@ -197,7 +198,7 @@ CREATE FUNCTION paycons.outbox_maintain(force boolean DEFAULT false)
     RETURNS jsonb
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, paycons, pg_temp
-    SET lock_timeout = '200ms'
+    SET lock_timeout = '100ms'
 AS $$
 DECLARE
     v_interval interval := current_setting('paycons.outbox_rotate_interval')::interval;
@@ -223,6 +224,13 @@ BEGIN
                        'outbox_' || v_old) INTO v_live;
         IF v_live > 10000 THEN
             v_skipped := format('partition outbox_%s still holds more than 10000 live events', v_old);
+        ELSIF EXISTS (SELECT 1 FROM pg_catalog.pg_stat_progress_vacuum
+                       WHERE relid OPERATOR(pg_catalog.=) format('paycons.%I', 'outbox_' || v_old)::regclass
+                      UNION ALL
+                      SELECT 1 FROM pg_catalog.pg_stat_progress_analyze
+                       WHERE relid OPERATOR(pg_catalog.=) format('paycons.%I', 'outbox_' || v_old)::regclass) THEN
+            -- Waiting behind (auto)vacuum would queue every consumer behind us.
+            v_skipped := format('partition outbox_%s is being vacuumed or analyzed', v_old);
         ELSE
             BEGIN
                 EXECUTE format('LOCK TABLE paycons.%I IN ACCESS EXCLUSIVE MODE', 'outbox_' || v_old);

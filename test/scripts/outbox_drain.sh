@@ -4,9 +4,11 @@
 # 100,000 events over 1,000 aggregates; 4 consumer processes claim batches
 # of 100 and fail 5% of events at random (nack, retried after the retry
 # policy's backoff); a fifth process runs paycons.outbox_maintain() every
-# 0.2 s, so the partitions rotate (and live events move) under the drain.
-# Each consumer records what it processed in drain_log in the same
-# transaction as its ack/nack.  Afterwards: every event acknowledged exactly
+# second with a rotation interval of 2 s, so the partitions rotate (and live
+# events move) under the drain.
+# Each consumer commits its claim at once (the lease protects the events),
+# then records what it processed in drain_log in the same transaction as
+# its ack/nack.  Afterwards: every event acknowledged exactly
 # once, nothing left or dead, and per aggregate the successful processings
 # follow id order.  Exit 0 = pass.  Env: PGHOST, PGPORT, PGUSER.
 set -euo pipefail
@@ -41,33 +43,36 @@ CREATE TABLE drain_log (
 );
 CREATE PROCEDURE drain_consumer(name text) LANGUAGE plpgsql AS \$\$
 DECLARE
-    r     record;
+    ids   bigint[];
+    aggs  text[];
     acked bigint[];
-    n     int;
 BEGIN
     LOOP
-        acked := '{}';
-        n := 0;
-        FOR r IN SELECT * FROM paycons.outbox_claim(name, 100, '30 seconds') LOOP
-            n := n + 1;
-            IF random() < 0.05 THEN
-                PERFORM paycons.outbox_nack(r.id, 'random failure', NULL, name);
-                INSERT INTO drain_log (event_id, aggregate_id, consumer, outcome)
-                VALUES (r.id, r.aggregate_id, name, 'nack');
-            ELSE
-                INSERT INTO drain_log (event_id, aggregate_id, consumer, outcome)
-                VALUES (r.id, r.aggregate_id, name, 'ack');
-                acked := acked || r.id;
-            END IF;
-        END LOOP;
-        IF n > 0 THEN
-            PERFORM paycons.outbox_ack(acked, name);
-        END IF;
+        -- the claim commits at once: from here the lease protects the events
+        SELECT array_agg(id ORDER BY id), array_agg(aggregate_id ORDER BY id)
+          INTO ids, aggs
+          FROM paycons.outbox_claim(name, 100, '30 seconds');
         COMMIT;
-        IF n = 0 THEN
+        IF ids IS NULL THEN
             EXIT WHEN NOT EXISTS (SELECT 1 FROM paycons.outbox);
             PERFORM pg_sleep(0.005);
+            CONTINUE;
         END IF;
+        -- "processing": recorded in the same transaction as the ack/nack
+        acked := '{}';
+        FOR i IN 1 .. array_length(ids, 1) LOOP
+            IF random() < 0.05 THEN
+                PERFORM paycons.outbox_nack(ids[i], 'random failure', NULL, name);
+                INSERT INTO drain_log (event_id, aggregate_id, consumer, outcome)
+                VALUES (ids[i], aggs[i], name, 'nack');
+            ELSE
+                INSERT INTO drain_log (event_id, aggregate_id, consumer, outcome)
+                VALUES (ids[i], aggs[i], name, 'ack');
+                acked := acked || ids[i];
+            END IF;
+        END LOOP;
+        PERFORM paycons.outbox_ack(acked, name);
+        COMMIT;
     END LOOP;
 END;
 \$\$;
@@ -83,11 +88,11 @@ for i in $(seq 1 "$CONSUMERS"); do
     PIDS="$PIDS $!"
 done
 CONSUMER_PIDS=$PIDS
-# maintenance: rotate every 0.2 s while the consumers run
+# maintenance while the consumers run
 (
     while true; do
-        $PSQL -At -c "SET paycons.outbox_rotate_interval = '200ms'; SELECT paycons.outbox_maintain()" >/dev/null
-        sleep 0.2
+        $PSQL -At -c "SET paycons.outbox_rotate_interval = '2s'; SELECT paycons.outbox_maintain()" >/dev/null
+        sleep 1
     done
 ) &
 MAINT=$!
