@@ -9,8 +9,11 @@
  * an earlier event of its aggregate is leased, waiting to be retried, or
  * dead, which gives per-aggregate FIFO.  Different aggregates flow in
  * parallel: claims lock candidate rows with FOR UPDATE SKIP LOCKED and take
- * no other lock.  An expired lease makes the event claimable again (by any
- * consumer), so a crashed consumer's events come back.
+ * no lock beyond the usual ROW EXCLUSIVE on the partitions, so they never
+ * wait for each other.  An expired lease makes the event claimable again
+ * (by any consumer), so a crashed consumer's events come back.  How a claim
+ * finds the events (two passes, a scan start hint) is described at
+ * claim_scan_plan and claim_hint below.
  *
  * An ack deletes the events (acknowledged events leave the hot table; the
  * partitions they leave dead tuples in are truncated by rotation, see

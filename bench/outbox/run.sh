@@ -125,5 +125,10 @@ crash).  Target: paycons at least 0.8x plain SQL.
 - plain SQL: $s_plain
 - paycons, rotation: $s_rot
 - paycons, no rotation: $s_norot
+
+## Targets
+
+- C trigger overhead at most half the PL/pgSQL trigger's: $(echo "$o_c * 2 <= $o_plpg" | bc -l | sed 's/1/met/; s/0/NOT met/') ($(ratio "$o_c" "$o_plpg")).
+- Drain at least 0.8x the plain SQL drain with per-aggregate order: $(echo "$r_rot >= 0.8 * $r_plain" | bc -l | sed 's/1/met/; s/0/NOT met/') ($(ratio "$r_rot" "$r_plain")x).
 MD
 cat "$OUT"
