@@ -29,7 +29,7 @@ createdb "$DB"
 $PSQL -f setup.sql >/dev/null
 
 now() { date +%s.%N; }
-ratio() { echo "scale=2; $1 / $2" | bc; }
+ratio() { printf "%.2f" "$(echo "scale=4; $1 / $2" | bc)"; }
 
 # ---- 1. trigger overhead ----
 upd=$(pgbench -n -d "$DB" -c 1 -T "$SECONDS_UPD" -f upd_none.sql -f upd_c.sql -f upd_plpg.sql 2>&1)
