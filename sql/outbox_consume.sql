@@ -192,3 +192,6 @@ RESET ROLE;
 REVOKE ALL ON SCHEMA paycons FROM ob_app;
 DROP OWNED BY ob_app;
 DROP ROLE ob_app;
+
+-- leave no policy behind for later test files
+DELETE FROM paycons.outbox_retry_policies WHERE event_type <> '*';
