@@ -201,7 +201,8 @@ CREATE FUNCTION paycons.outbox_maintain(force boolean DEFAULT false)
     SET lock_timeout = '100ms'
 AS $$
 DECLARE
-    v_interval interval := current_setting('paycons.outbox_rotate_interval')::interval;
+    -- (missing_ok: in a session where the library is not loaded yet)
+    v_interval interval := COALESCE(current_setting('paycons.outbox_rotate_interval', true), '10s')::interval;
     v_live     bigint;
     v_last     timestamptz;
     v_cur      smallint;
