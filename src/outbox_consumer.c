@@ -161,8 +161,9 @@ typedef int64 OutboxAggKey;
  * Safety: a transaction may draw a low id and commit late.  A writer takes
  * its transaction id before it draws an event id (see OutboxWrite), and
  * ids come from one sequence without cache.  So if V is the sequence's last
- * value read at some moment and X the xmax of a snapshot taken just after,
- * every event with id <= V belongs to a transaction with xid < X.  Once the
+ * value read at some moment and X the next transaction id to be assigned,
+ * read just after, every event with id <= V belongs to a transaction with
+ * xid < X.  Once the
  * oldest running transaction is at or past X, all of those have ended, and
  * a scan then sees every live event with id <= V.  The lowest id such a scan
  * sees (or V + 1 if it sees none) is a safe hint.  Rows moved by rotation
@@ -605,7 +606,11 @@ outbox_claim_scan_end(OutboxClaimScan *cs)
 	if (!claim_hint_pending)
 	{
 		claim_hint_v = outbox_last_id();
-		claim_hint_xmax = GetLatestSnapshot()->xmax;
+		/*
+		 * The next xid to be assigned; not a snapshot's xmax, which can be
+		 * below the xid of a transaction still running.
+		 */
+		claim_hint_xmax = XidFromFullTransactionId(ReadNextFullTransactionId());
 		claim_hint_pending = true;
 	}
 }
