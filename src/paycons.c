@@ -36,6 +36,30 @@ _PG_init(void)
 							   NULL, NULL, NULL);
 
 	/* --- outbox GUCs and init --- */
+	DefineCustomBoolVariable("paycons.outbox_cdc",
+							 "Also write every outbox event to the WAL as a logical decoding message (prefix \"paycons\").",
+							 "For CDC pipelines (Debezium and the like) that read events from a logical replication slot.",
+							 &paycons_outbox_cdc,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("paycons.outbox_notify",
+							 "Send NOTIFY paycons_outbox once per transaction that writes outbox events.",
+							 "Turn it off for transactions that must be prepared (two-phase commit refuses pending notifications).",
+							 &paycons_outbox_notify,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("paycons.outbox_rotate_interval",
+							"Minimum time between two rotations of the outbox partitions by paycons.outbox_maintain().",
+							NULL,
+							&paycons_outbox_rotate_interval,
+							10000, 1, 86400000,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 
 	/* --- end outbox --- */
 

@@ -72,6 +72,37 @@ extern const char *PayconsVerifySignature(const uint8 *key, size_t keylen,
 /* --- end callbacks --- */
 
 /* --- outbox (PC2xx): outbox*.c --- */
+#include "datatype/timestamp.h"
+#include "utils/jsonb.h"
+
+#define ERRCODE_PAYCONS_OUTBOX_BAD_BATCH	MAKE_SQLSTATE('P','C','2','0','1')
+#define ERRCODE_PAYCONS_OUTBOX_BAD_INTERVAL MAKE_SQLSTATE('P','C','2','0','2')
+#define ERRCODE_PAYCONS_OUTBOX_UNKNOWN_EVENT MAKE_SQLSTATE('P','C','2','0','3')
+#define ERRCODE_PAYCONS_OUTBOX_NOT_OWNER	MAKE_SQLSTATE('P','C','2','0','4')
+#define ERRCODE_PAYCONS_OUTBOX_WRONG_STATUS MAKE_SQLSTATE('P','C','2','0','5')
+#define ERRCODE_PAYCONS_OUTBOX_NO_CONSUMER	MAKE_SQLSTATE('P','C','2','0','6')
+#define ERRCODE_PAYCONS_OUTBOX_TRIGGER_MISUSE MAKE_SQLSTATE('P','C','2','0','7')
+#define ERRCODE_PAYCONS_OUTBOX_TRIGGER_COLUMN MAKE_SQLSTATE('P','C','2','0','8')
+
+/* Limits (documented in doc/outbox.md) */
+#define OUTBOX_MAX_TYPE			64	/* aggregate_type, bytes */
+#define OUTBOX_MAX_AGGREGATE_ID	128 /* aggregate_id, bytes */
+#define OUTBOX_MAX_EVENT_TYPE	128 /* event_type, bytes */
+#define OUTBOX_MAX_CONSUMER		64	/* consumer name, bytes */
+#define OUTBOX_MAX_PAYLOAD		(1024 * 1024)	/* payload + headers, bytes */
+#define OUTBOX_MAX_BATCH		10000	/* claim batch, ack/redrive array */
+#define OUTBOX_NUM_SLOTS		3	/* rotating partitions outbox_0..2 */
+
+/* outbox_write.c: write one event (the trigger and emit() share it) */
+extern int64 OutboxWrite(const char *aggregate_type, const char *aggregate_id,
+						 const char *event_type, Jsonb *payload,
+						 Jsonb *headers, TimestampTz available_at);
+extern void OutboxCheckSize(Jsonb *payload);
+
+/* paycons.c: outbox GUCs */
+extern bool paycons_outbox_cdc;
+extern bool paycons_outbox_notify;
+extern int	paycons_outbox_rotate_interval;
 
 /* --- end outbox --- */
 

@@ -56,7 +56,11 @@ BEGIN
 
         -- end callbacks
         -- outbox
-
+        'paycons.emit(text, text, text, jsonb, jsonb, timestamptz)',
+        'paycons.outbox_claim(text, integer, interval)',
+        'paycons.outbox_ack(bigint[], text)',
+        'paycons.outbox_nack(bigint, text, interval, text)',
+        'paycons.outbox_trigger()',
         -- end outbox
         -- compensations and maintenance
         'paycons.enqueue_compensation(text, text, regprocedure, jsonb)',
