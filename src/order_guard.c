@@ -36,7 +36,12 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "miscadmin.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "commands/sequence.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/xid8.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
@@ -45,12 +50,137 @@
 
 PG_FUNCTION_INFO_V1(paycons_order_guard);
 
-static PayconsPlan guard_insert_history = {
-	"INSERT INTO paycons.order_history"
-	" (order_id, table_name, from_state, to_state, reason, actor)"
-	" VALUES ($1, $2, $3::paycons.order_state, $4::paycons.order_state, $5, $6)",
-	6, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}, NULL
+/*
+ * order_history is written with a direct insert (direct_insert.c), not SQL:
+ * the AFTER trigger runs for every state change, on the hot path of
+ * apply_callback.  Its relation, sequence and column numbers are looked up
+ * once and forgotten on any relcache invalidation of them; the qualified
+ * name of the last guarded table is kept the same way.
+ */
+typedef enum HistoryColumn
+{
+	HC_ID,
+	HC_ORDER_ID,
+	HC_TABLE_NAME,
+	HC_FROM_STATE,
+	HC_TO_STATE,
+	HC_AT,
+	HC_REASON,
+	HC_ACTOR,
+	HC_TXID,
+	HC_NCOLS
+} HistoryColumn;
+
+static const char *const history_colnames[HC_NCOLS] = {
+	"id", "order_id", "table_name", "from_state", "to_state", "at",
+	"reason", "actor", "txid"
 };
+
+typedef struct HistoryCache
+{
+	bool		valid;
+	Oid			relid;			/* paycons.order_history */
+	Oid			seqid;			/* paycons.order_history_id_seq */
+	AttrNumber	attnum[HC_NCOLS];
+	Oid			guarded_relid;	/* the table whose name is cached below */
+	char		guarded_name[2 * NAMEDATALEN + 8];
+} HistoryCache;
+
+static HistoryCache history_cache;
+static bool history_callback_registered = false;
+
+static void
+history_relcache_inval(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == history_cache.relid ||
+		relid == history_cache.seqid)
+		history_cache.valid = false;
+	if (!OidIsValid(relid) || relid == history_cache.guarded_relid)
+		history_cache.guarded_relid = InvalidOid;
+}
+
+/* The schema-qualified name of a guarded table, as history records it */
+static const char *
+history_table_name(Relation rel)
+{
+	if (history_cache.guarded_relid != RelationGetRelid(rel))
+	{
+		char	   *name;
+
+		name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+										  RelationGetRelationName(rel));
+		strlcpy(history_cache.guarded_name, name,
+				sizeof(history_cache.guarded_name));
+		history_cache.guarded_relid = RelationGetRelid(rel);
+	}
+	return history_cache.guarded_name;
+}
+
+/* Write one order_history row for a change of a row of rel. */
+static void
+guard_write_history(Relation rel, const char *key, OrderState *from,
+					OrderState to)
+{
+	const char *reason = PayconsReason();
+	const char *table_name;
+	Relation	hist;
+	Datum	   *values;
+	bool	   *isnull;
+	int			natts;
+
+	if (!history_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(history_relcache_inval, (Datum) 0);
+		history_callback_registered = true;
+	}
+	table_name = history_table_name(rel);
+	if (!history_cache.valid)
+	{
+		Oid			nsp = PayconsSchemaOid();
+
+		history_cache.relid = get_relname_relid("order_history", nsp);
+		history_cache.seqid = get_relname_relid("order_history_id_seq", nsp);
+		if (!OidIsValid(history_cache.relid) || !OidIsValid(history_cache.seqid))
+			elog(ERROR, "paycons.order_history or its sequence does not exist");
+	}
+
+	hist = table_open(history_cache.relid, RowExclusiveLock);
+	if (!history_cache.valid)
+	{
+		PayconsColumnAttnums(hist, history_colnames, HC_NCOLS,
+							 history_cache.attnum);
+		history_cache.valid = true;
+	}
+
+	natts = RelationGetDescr(hist)->natts;
+	values = palloc(sizeof(Datum) * natts);
+	isnull = palloc(sizeof(bool) * natts);
+	memset(isnull, true, sizeof(bool) * natts);
+
+#define HC_SET(col, datum) \
+	do { \
+		values[history_cache.attnum[col] - 1] = (datum); \
+		isnull[history_cache.attnum[col] - 1] = false; \
+	} while (0)
+
+	HC_SET(HC_ID, Int64GetDatum(nextval_internal(history_cache.seqid, false)));
+	HC_SET(HC_ORDER_ID, CStringGetTextDatum(key));
+	HC_SET(HC_TABLE_NAME, CStringGetTextDatum(table_name));
+	if (from != NULL)
+		HC_SET(HC_FROM_STATE, OrderStateGetDatum(*from));
+	HC_SET(HC_TO_STATE, OrderStateGetDatum(to));
+	HC_SET(HC_AT, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+	if (reason != NULL)
+		HC_SET(HC_REASON, CStringGetTextDatum(reason));
+	HC_SET(HC_ACTOR, CStringGetTextDatum(GetUserNameFromId(PayconsActor(), false)));
+	HC_SET(HC_TXID, FullTransactionIdGetDatum(GetTopFullTransactionId()));
+#undef HC_SET
+
+	PayconsDirectInsert(hist, values, isnull);
+	pfree(values);
+	pfree(isnull);
+	table_close(hist, NoLock);
+}
 
 /* Find a column by name; error if absent or, when typid is valid, of another type. */
 static int
@@ -74,47 +204,6 @@ guard_column(Relation rel, const char *colname, Oid typid, const char *trigname)
 	return attnum;
 }
 
-/* Write one order_history row, as the extension owner. */
-static void
-guard_write_history(Relation rel, const char *key, const char *from,
-					const char *to)
-{
-	PayconsOwnerState owner;
-	const char *reason = PayconsReason();
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-
-	values[0] = CStringGetTextDatum(key);
-	values[1] = CStringGetTextDatum(quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-															  RelationGetRelationName(rel)));
-	if (from != NULL)
-		values[2] = CStringGetTextDatum(from);
-	else
-		nulls[2] = 'n';
-	values[3] = CStringGetTextDatum(to);
-	if (reason != NULL)
-		values[4] = CStringGetTextDatum(reason);
-	else
-		nulls[4] = 'n';
-	values[5] = CStringGetTextDatum(GetUserNameFromId(PayconsActor(), false));
-
-	PayconsBecomeOwner(&owner, NULL);
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (PayconsExecPlan(&guard_insert_history, values, nulls,
-							false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not insert into paycons.order_history");
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		PayconsRestoreUser(&owner);
-	}
-	PG_END_TRY();
-}
-
 Datum
 paycons_order_guard(PG_FUNCTION_ARGS)
 {
@@ -129,7 +218,8 @@ paycons_order_guard(PG_FUNCTION_ARGS)
 	Datum		newval;
 	bool		newnull;
 	OrderState	newstate;
-	const char *fromname = NULL;
+	OrderState	oldstate = OS_CREATED;
+	bool		have_old = false;
 	bool		is_insert;
 	bool		before;
 	char	   *key = NULL;
@@ -207,8 +297,8 @@ paycons_order_guard(PG_FUNCTION_ARGS)
 		/* a NULL old state can only exist from before the trigger was added */
 		if (!oldnull)
 		{
-			OrderState	oldstate = DatumGetOrderState(oldval);
-
+			oldstate = DatumGetOrderState(oldval);
+			have_old = true;
 			if (oldstate == newstate)
 				return PointerGetDatum(before ? newtup : NULL); /* untouched */
 			if (!OrderStateCanTransition(oldstate, newstate))
@@ -222,14 +312,13 @@ paycons_order_guard(PG_FUNCTION_ARGS)
 						 errhint("Legal transitions from \"%s\": %s.",
 								 OrderStateName(oldstate),
 								 OrderStateLegalTargets(oldstate))));
-			fromname = OrderStateName(oldstate);
 		}
 	}
 
 	if (!before)
 	{
 		if (key != NULL)
-			guard_write_history(rel, key, fromname, OrderStateName(newstate));
+			guard_write_history(rel, key, have_old ? &oldstate : NULL, newstate);
 		return PointerGetDatum(NULL);	/* ignored for AFTER triggers */
 	}
 

@@ -151,25 +151,8 @@ outbox_attnums(int slot, Relation rel)
 {
 	if (!outbox_cache.attnum_valid[slot])
 	{
-		TupleDesc	desc = RelationGetDescr(rel);
-
-		for (int c = 0; c < OBX_NCOLS; c++)
-		{
-			AttrNumber	attnum = InvalidAttrNumber;
-
-			for (int a = 0; a < desc->natts; a++)
-			{
-				Form_pg_attribute att = TupleDescAttr(desc, a);
-
-				if (!att->attisdropped &&
-					strcmp(NameStr(att->attname), outbox_colnames[c]) == 0)
-					attnum = att->attnum;
-			}
-			if (attnum == InvalidAttrNumber)
-				elog(ERROR, "column \"%s\" of %s does not exist",
-					 outbox_colnames[c], RelationGetRelationName(rel));
-			outbox_cache.attnum[slot][c] = attnum;
-		}
+		PayconsColumnAttnums(rel, outbox_colnames, OBX_NCOLS,
+							 outbox_cache.attnum[slot]);
 		outbox_cache.attnum_valid[slot] = true;
 	}
 	return outbox_cache.attnum[slot];
@@ -242,11 +225,9 @@ OutboxWrite(const char *aggregate_type, const char *aggregate_id,
 	int			slot;
 	int64		id;
 	Relation	rel;
-	EState	   *estate;
-	RangeTblEntry *rte;
-	ResultRelInfo *rri;
-	TupleTableSlot *tts;
 	AttrNumber *attnum;
+	Datum	   *values;
+	bool	   *isnull;
 
 	outbox_cache_fill();
 	slot = outbox_current_slot();
@@ -262,25 +243,14 @@ OutboxWrite(const char *aggregate_type, const char *aggregate_id,
 	rel = table_open(outbox_cache.part[slot], RowExclusiveLock);
 	attnum = outbox_attnums(slot, rel);
 
-	estate = CreateExecutorState();
-	rte = makeNode(RangeTblEntry);
-	rte->rtekind = RTE_RELATION;
-	rte->relid = RelationGetRelid(rel);
-	rte->relkind = RELKIND_RELATION;
-	rte->rellockmode = RowExclusiveLock;
-	ExecInitRangeTable(estate, list_make1(rte));
-	rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	ExecOpenIndices(rri, false);
-
-	tts = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsVirtual);
-	ExecClearTuple(tts);
-	memset(tts->tts_isnull, true, sizeof(bool) * RelationGetDescr(rel)->natts);
+	values = palloc(sizeof(Datum) * RelationGetDescr(rel)->natts);
+	isnull = palloc(sizeof(bool) * RelationGetDescr(rel)->natts);
+	memset(isnull, true, sizeof(bool) * RelationGetDescr(rel)->natts);
 
 #define OBX_SET(col, datum) \
 	do { \
-		tts->tts_values[attnum[col] - 1] = (datum); \
-		tts->tts_isnull[attnum[col] - 1] = false; \
+		values[attnum[col] - 1] = (datum); \
+		isnull[attnum[col] - 1] = false; \
 	} while (0)
 
 	OBX_SET(OBX_ID, Int64GetDatum(id));
@@ -296,13 +266,10 @@ OutboxWrite(const char *aggregate_type, const char *aggregate_id,
 	OBX_SET(OBX_ATTEMPTS, Int32GetDatum(0));
 	OBX_SET(OBX_SLOT, Int16GetDatum((int16) slot));
 #undef OBX_SET
-	ExecStoreVirtualTuple(tts);
 
-	ExecSimpleRelationInsert(rri, estate, tts);
-
-	ExecCloseIndices(rri);
-	ExecResetTupleTable(estate->es_tupleTable, false);
-	FreeExecutorState(estate);
+	PayconsDirectInsert(rel, values, isnull);
+	pfree(values);
+	pfree(isnull);
 	table_close(rel, NoLock);
 
 	if (paycons_outbox_cdc)

@@ -280,6 +280,11 @@ extern int	PayconsExecPlan(PayconsPlan *p, Datum *values, const char *nulls,
 							bool read_only, long tcount);
 extern Datum PayconsReturnRow(FunctionCallInfo fcinfo, MemoryContext upper);
 
+/* direct_insert.c: insert a row into one of our tables without SQL */
+extern void PayconsColumnAttnums(Relation rel, const char *const *names,
+								 int ncols, AttrNumber *attnums);
+extern void PayconsDirectInsert(Relation rel, Datum *values, bool *isnull);
+
 /* paycons.c: GUCs */
 extern char *paycons_reason_guc;
 
