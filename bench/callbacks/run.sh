@@ -66,7 +66,7 @@ measure() {    # measure LABEL
         done
     done
 }
-measure interim
+measure installed
 # WAL per applied callback, split into records and full-page images
 bash "$here/wal.sh" > "$tmp/wal" 2>&1 || true
 # the new paths must not have run out of orders (that would be unknown_order work)
@@ -97,7 +97,7 @@ summarize() {   # label path sc c -> line
 {
     echo "| outbox emission | path | synchronous_commit | clients | C tps | PL/pgSQL tps | floor tps | C / floor | C / PL/pgSQL | C WAL B/txn | PL/pgSQL WAL B/txn | floor WAL B/txn | C / floor WAL |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    for l in interim lean; do
+    for l in installed lean; do
         for p in new replay; do
             for sc in off on; do
                 for c in 2 8; do summarize $l $p $sc $c; done
