@@ -119,9 +119,8 @@ COMMENT ON VIEW paycons.order_counts IS
     'orders per state (scans paycons.orders: not for frequent polling on large tables)';
 
 /*
- * A successful refund callback completes its refund compensation by itself.
- * paycons.callbacks belongs to the callbacks fragment (50_callbacks.sql),
- * installed before this one; attach the trigger only if it is there.
+ * A successful refund callback completes its refund compensation by itself
+ * (paycons.callbacks is created by 50_callbacks.sql, before this fragment).
  */
 CREATE FUNCTION paycons.callbacks_complete_refund() RETURNS trigger
     LANGUAGE plpgsql
@@ -149,20 +148,11 @@ END;
 $$;
 COMMENT ON FUNCTION paycons.callbacks_complete_refund() IS
     'AFTER INSERT OR UPDATE OF outcome trigger on paycons.callbacks: a successful, applied refund callback completes the matching refund compensation';
-DO $$
-BEGIN
-    IF pg_catalog.to_regclass('paycons.callbacks') IS NOT NULL THEN
-        IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
-                    WHERE attrelid = 'paycons.callbacks'::pg_catalog.regclass
-                      AND attname = 'outcome' AND NOT attisdropped) THEN
-            CREATE TRIGGER paycons_complete_refund
-                AFTER INSERT OR UPDATE OF outcome ON paycons.callbacks
-                FOR EACH ROW EXECUTE FUNCTION paycons.callbacks_complete_refund();
-        ELSE
-            CREATE TRIGGER paycons_complete_refund
-                AFTER INSERT ON paycons.callbacks
-                FOR EACH ROW EXECUTE FUNCTION paycons.callbacks_complete_refund();
-        END IF;
-    END IF;
-END;
-$$;
+-- WHEN keeps the trigger off the payment path: only a successful refund
+-- callback queues an event.
+CREATE TRIGGER paycons_complete_refund
+    AFTER INSERT OR UPDATE OF outcome ON paycons.callbacks
+    FOR EACH ROW
+    WHEN (NEW.kind = 'refund' AND NEW.status = 'success'
+          AND NEW.outcome = 'applied')
+    EXECUTE FUNCTION paycons.callbacks_complete_refund();
