@@ -98,6 +98,7 @@ typedef struct CallbackOrder
 	int64		paid_amount;
 	int64		refunded_amount;
 	bool		has_txn_id;
+	ItemPointerData tid;		/* the version read (for PayconsOrderWrite) */
 } CallbackOrder;
 
 /* What the deciding delivery does */
@@ -152,7 +153,8 @@ static void callbacks_enqueue_refund_of(const CallbackFacts *f,
 static bool callbacks_update_order_row(const CallbackFacts *f,
 									   const CallbackDecision *d,
 									   OrderState state,
-									   TransactionId expect_xmin);
+									   TransactionId expect_xmin,
+									   ItemPointer tid);
 static bool callbacks_read_order(HeapTuple tup, TupleDesc desc, int first,
 								 CallbackOrder *o, TransactionId *xmin);
 static void callbacks_apply(const CallbackFacts *f, CallbackResult *r,
@@ -176,14 +178,14 @@ static PayconsPlan callbacks_lookup = {
 	" i.order_id, i.kind, i.status, i.amount, i.currency,"
 	" i.outcome, i.state, i.received_at,"
 	" o.xmin, o.state, o.amount, o.currency, o.paid_amount,"
-	" o.refunded_amount, o.has_txn_id"
+	" o.refunded_amount, o.has_txn_id, o.ctid"
 	" FROM paycons.channels c"
 	" LEFT JOIN paycons.callbacks i"
 	" ON i.channel OPERATOR(pg_catalog.=) c.channel"
 	" AND i.channel_txn_id OPERATOR(pg_catalog.=) $2"
 	" LEFT JOIN LATERAL (SELECT o.xmin, o.state, o.amount, o.currency,"
 	" o.paid_amount, o.refunded_amount,"
-	" o.channel_txn_id IS NOT NULL AS has_txn_id"
+	" o.channel_txn_id IS NOT NULL AS has_txn_id, o.ctid"
 	" FROM paycons.orders o"
 	" WHERE o.order_id OPERATOR(pg_catalog.=) $3"
 	" AND i.order_id IS NULL OFFSET 0) o ON true"
@@ -222,11 +224,11 @@ static PayconsPlan callbacks_select = {
 
 /*
  * The order again, locked: only when the optimistic update of step 3 found
- * it changed since step 1.  Same columns as callbacks_lookup's 15..21.
+ * it changed since step 1.  Same columns as callbacks_lookup's 15..22.
  */
 static PayconsPlan callbacks_lock_order = {
 	"SELECT xmin, state, amount, currency, paid_amount, refunded_amount,"
-	" channel_txn_id IS NOT NULL"
+	" channel_txn_id IS NOT NULL, ctid"
 	" FROM paycons.orders WHERE order_id OPERATOR(pg_catalog.=) $1"
 	" FOR UPDATE",
 	1, {TEXTOID}, NULL
@@ -771,13 +773,34 @@ callbacks_enqueue_refund_of(const CallbackFacts *f, const char *reason)
  * Write the order's new state (or only its amounts).  With a valid
  * expect_xmin, only if the order is still that version: returns false if
  * it is not.  Without, the row must be there (it is locked by us).
+ *
+ * With tid (the version read, updated to the new one) the row is written
+ * directly and the hub triggers' work done in line (order_write.c);
+ * without, by an UPDATE through the triggers.
  */
 static bool
 callbacks_update_order_row(const CallbackFacts *f, const CallbackDecision *d,
-						   OrderState state, TransactionId expect_xmin)
+						   OrderState state, TransactionId expect_xmin,
+						   ItemPointer tid)
 {
 	Datum		values[7];
 	char		nulls[7] = {' ', ' ', ' ', ' ', 'n', 'n', 'n'};
+
+	if (tid != NULL)
+	{
+		PayconsOrderChange c;
+
+		c.state = state;
+		c.paid_amount = d->paid_amount;
+		c.refunded_amount = d->refunded_amount;
+		c.channel = d->set_payment ? f->channel : NULL;
+		c.txn_id = d->set_payment ? f->txn_id : NULL;
+		if (PayconsOrderWrite(f->order_id, tid, &c))
+			return true;
+		if (!TransactionIdIsValid(expect_xmin))
+			elog(ERROR, "locked order \"%s\" could not be updated", f->order_id);
+		return false;
+	}
 
 	values[0] = CStringGetTextDatum(f->order_id);
 	values[1] = CStringGetTextDatum(OrderStateName(state));
@@ -805,8 +828,8 @@ callbacks_update_order_row(const CallbackFacts *f, const CallbackDecision *d,
 
 /*
  * Read the order columns of an SPI row from column "first" on (xmin,
- * state, amount, currency, paid_amount, refunded_amount, has_txn_id);
- * false if they are NULL (no order).
+ * state, amount, currency, paid_amount, refunded_amount, has_txn_id,
+ * ctid); false if they are NULL (no order).
  */
 static bool
 callbacks_read_order(HeapTuple tup, TupleDesc desc, int first,
@@ -824,6 +847,8 @@ callbacks_read_order(HeapTuple tup, TupleDesc desc, int first,
 	o->paid_amount = DatumGetInt64(callbacks_col(tup, desc, first + 4, &isnull));
 	o->refunded_amount = DatumGetInt64(callbacks_col(tup, desc, first + 5, &isnull));
 	o->has_txn_id = DatumGetBool(callbacks_col(tup, desc, first + 6, &isnull));
+	ItemPointerCopy((ItemPointer) DatumGetPointer(callbacks_col(tup, desc, first + 7, &isnull)),
+					&o->tid);
 	return true;
 }
 
@@ -862,6 +887,7 @@ callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 	bool		found;
 	bool		want_update;
 	bool		still_valid;
+	bool		direct;
 	int			next_step = 0;
 
 	memset(&order, 0, sizeof(order));
@@ -894,6 +920,9 @@ callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 		callbacks_answer_stored(f, tup, desc, LK_STORED, r, upper);
 		return;
 	}
+
+	/* write the order without SQL if that does what the UPDATE would */
+	direct = PayconsOrderDirectOk();
 
 	/* decide on the order as read (optimistically: checked in step 3) */
 	found = callbacks_read_order(tup, desc, LK_ORDER, &order, &xmin);
@@ -948,7 +977,7 @@ callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 	if (want_update)
 		still_valid = callbacks_update_order_row(f, &d,
 												 d.nsteps > 0 ? d.steps[0] : order.state,
-												 xmin);
+												 xmin, direct ? &order.tid : NULL);
 	else
 	{
 		TransactionId now_xmin = InvalidTransactionId;
@@ -995,12 +1024,14 @@ callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 
 		if (d.nsteps == 0 && d.write_order)
 			callbacks_update_order_row(f, &d, order.state,
-									   InvalidTransactionId);
+									   InvalidTransactionId,
+									   direct ? &order.tid : NULL);
 	}
 
 	/* 4. the remaining state changes: each one legal edge, recorded */
 	for (int i = next_step; i < d.nsteps; i++)
-		callbacks_update_order_row(f, &d, d.steps[i], InvalidTransactionId);
+		callbacks_update_order_row(f, &d, d.steps[i], InvalidTransactionId,
+								   direct ? &order.tid : NULL);
 
 	if (d.refund_reason != NULL)
 		callbacks_enqueue_refund_of(f, d.refund_reason);

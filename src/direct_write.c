@@ -1,30 +1,131 @@
 /*-------------------------------------------------------------------------
  *
- * direct_insert.c
- *	  Inserting a row into one of our own tables without SQL: the executor's
- *	  simple-insert path, as logical replication's apply worker uses it.
+ * direct_write.c
+ *	  Writing a row of one of our own tables without SQL: the executor's
+ *	  simple insert path, as logical replication's apply worker uses it, and
+ *	  an update of a row whose version the caller has in hand.
  *
- * The outbox writer and the order history writer call this from row
- * triggers, where parsing, planning and starting an SPI statement per row
- * would cost more than the insert itself.  CHECK and NOT NULL constraints
- * are checked and indexes maintained as for any INSERT; column defaults are
- * not applied (the caller sets every column it needs) and no privilege is
- * checked (the callers are the extension's own code).
+ * The outbox writer, the order history writer and the order hub's direct
+ * state change (order_write.c) call these on the hot path of
+ * apply_callback, where parsing, planning and starting an SPI statement per
+ * row would cost more than the write itself.  CHECK and NOT NULL
+ * constraints are checked and indexes maintained as for any INSERT or
+ * UPDATE; column defaults are not applied (the caller sets every column it
+ * needs), no trigger fires and no privilege is checked (the callers are the
+ * extension's own code, which does what the triggers would).
+ *
+ * The executor compiles a table's CHECK constraints again for every
+ * statement (from their stored node trees).  Here they are compiled once
+ * per backend and table and kept until a relcache invalidation of the
+ * table, which any change of its constraints sends.
  *
  * IDENTIFICATION
- *	  src/direct_insert.c
+ *	  src/direct_write.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/tableam.h"
 #include "catalog/pg_class.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "paycons.h"
+
+/* The compiled CHECK constraints of one table */
+typedef struct CheckCacheEntry
+{
+	Oid			relid;			/* hash key */
+	bool		valid;
+	int			ncheck;
+	ExprState **exprs;
+	MemoryContext cxt;			/* holds exprs; NULL if none */
+} CheckCacheEntry;
+
+static HTAB *check_cache = NULL;
+
+static void
+check_cache_inval(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	CheckCacheEntry *entry;
+
+	if (check_cache == NULL)
+		return;
+	if (OidIsValid(relid))
+	{
+		entry = hash_search(check_cache, &relid, HASH_FIND, NULL);
+		if (entry != NULL)
+			entry->valid = false;
+		return;
+	}
+	hash_seq_init(&status, check_cache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		entry->valid = false;
+}
+
+/*
+ * The compiled CHECK constraints of rel, in the order of its TupleConstr
+ * (the order ExecRelCheck evaluates them in), or NULL if it has none.  An
+ * invalidated entry's memory is freed here, at its next use, never inside
+ * the invalidation callback, which may run while an expression is being
+ * evaluated.
+ */
+static ExprState **
+direct_check_exprs(Relation rel)
+{
+	TupleConstr *constr = RelationGetDescr(rel)->constr;
+	Oid			relid = RelationGetRelid(rel);
+	CheckCacheEntry *entry;
+	bool		found;
+	MemoryContext oldcxt;
+
+	if (constr == NULL || constr->num_check == 0)
+		return NULL;
+
+	if (check_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(CheckCacheEntry);
+		ctl.hcxt = CacheMemoryContext;
+		check_cache = hash_create("paycons check constraints", 16, &ctl,
+								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterRelcacheCallback(check_cache_inval, (Datum) 0);
+	}
+
+	entry = hash_search(check_cache, &relid, HASH_ENTER, &found);
+	if (found && entry->valid && entry->ncheck == constr->num_check)
+		return entry->exprs;
+
+	if (found && entry->cxt != NULL)
+		MemoryContextDelete(entry->cxt);
+	entry->valid = false;
+	entry->cxt = AllocSetContextCreate(CacheMemoryContext,
+									   "paycons check constraints",
+									   ALLOCSET_SMALL_SIZES);
+	oldcxt = MemoryContextSwitchTo(entry->cxt);
+	entry->ncheck = constr->num_check;
+	entry->exprs = palloc(sizeof(ExprState *) * constr->num_check);
+	for (int i = 0; i < constr->num_check; i++)
+	{
+		Expr	   *expr = (Expr *) stringToNode(constr->check[i].ccbin);
+
+		entry->exprs[i] = ExecInitExpr(expression_planner(expr), NULL);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	entry->valid = true;
+	return entry->exprs;
+}
 
 /*
  * Attribute numbers of the named columns of rel, in the order given; an
@@ -56,6 +157,49 @@ PayconsColumnAttnums(Relation rel, const char *const *names, int ncols,
 	}
 }
 
+/* An executor state with rel as its only result relation, indexes open */
+static ResultRelInfo *
+direct_begin(Relation rel, EState **estate)
+{
+	RangeTblEntry *rte;
+	ResultRelInfo *rri;
+
+	*estate = CreateExecutorState();
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = RELKIND_RELATION;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(*estate, list_make1(rte));
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	rri->ri_ConstraintExprs = direct_check_exprs(rel);
+	ExecOpenIndices(rri, false);
+	return rri;
+}
+
+static void
+direct_end(ResultRelInfo *rri, EState *estate)
+{
+	ExecCloseIndices(rri);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
+}
+
+/* A virtual slot of rel's row type holding values[]/isnull[] */
+static TupleTableSlot *
+direct_slot(EState *estate, Relation rel, Datum *values, bool *isnull)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleTableSlot *slot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsVirtual);
+
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, values, sizeof(Datum) * desc->natts);
+	memcpy(slot->tts_isnull, isnull, sizeof(bool) * desc->natts);
+	ExecStoreVirtualTuple(slot);
+	return slot;
+}
+
 /*
  * Insert one row into rel, which the caller has opened with
  * RowExclusiveLock.  values[]/isnull[] are indexed by attribute number - 1
@@ -64,32 +208,60 @@ PayconsColumnAttnums(Relation rel, const char *const *names, int ncols,
 void
 PayconsDirectInsert(Relation rel, Datum *values, bool *isnull)
 {
-	TupleDesc	desc = RelationGetDescr(rel);
 	EState	   *estate;
-	RangeTblEntry *rte;
-	ResultRelInfo *rri;
-	TupleTableSlot *slot;
+	ResultRelInfo *rri = direct_begin(rel, &estate);
 
-	estate = CreateExecutorState();
-	rte = makeNode(RangeTblEntry);
-	rte->rtekind = RTE_RELATION;
-	rte->relid = RelationGetRelid(rel);
-	rte->relkind = RELKIND_RELATION;
-	rte->rellockmode = RowExclusiveLock;
-	ExecInitRangeTable(estate, list_make1(rte));
-	rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	ExecOpenIndices(rri, false);
+	ExecSimpleRelationInsert(rri, estate,
+							 direct_slot(estate, rel, values, isnull));
+	direct_end(rri, estate);
+}
 
-	slot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsVirtual);
-	ExecClearTuple(slot);
-	memcpy(slot->tts_values, values, sizeof(Datum) * desc->natts);
-	memcpy(slot->tts_isnull, isnull, sizeof(bool) * desc->natts);
-	ExecStoreVirtualTuple(slot);
+/*
+ * Replace the row version at *tid of rel (opened with RowExclusiveLock)
+ * with values[]/isnull[] (as for PayconsDirectInsert), the way an UPDATE
+ * does: constraints are checked, the new version is written (HOT if it can
+ * be), and index entries are added if it is not HOT.  If the version was
+ * changed or deleted by a transaction that committed meanwhile (after
+ * waiting for it), nothing is written and TM_Updated or TM_Deleted is
+ * returned; on TM_Ok *tid is set to the new version.  The caller makes the
+ * write visible to later commands (CommandCounterIncrement).
+ */
+TM_Result
+PayconsDirectUpdate(Relation rel, ItemPointer tid, Datum *values, bool *isnull)
+{
+	EState	   *estate;
+	ResultRelInfo *rri = direct_begin(rel, &estate);
+	TupleTableSlot *slot = direct_slot(estate, rel, values, isnull);
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	bool		update_indexes;
+	TM_Result	result;
 
-	ExecSimpleRelationInsert(rri, estate, slot);
-
-	ExecCloseIndices(rri);
-	ExecResetTupleTable(estate->es_tupleTable, false);
-	FreeExecutorState(estate);
+	if (RelationGetDescr(rel)->constr != NULL)
+		ExecConstraints(rri, slot, estate);
+	result = table_tuple_update(rel, tid, slot, GetCurrentCommandId(true),
+								GetActiveSnapshot(), InvalidSnapshot,
+								true /* wait */ , &tmfd, &lockmode,
+								&update_indexes);
+	switch (result)
+	{
+		case TM_Ok:
+			if (update_indexes && rri->ri_NumIndices > 0)
+				list_free(ExecInsertIndexTuples(rri, slot, estate, true,
+												false, NULL, NIL));
+			*tid = slot->tts_tid;
+			break;
+		case TM_Updated:
+		case TM_Deleted:
+			break;
+		case TM_SelfModified:
+			elog(ERROR, "row of %s updated twice in one command",
+				 RelationGetRelationName(rel));
+			break;
+		default:
+			elog(ERROR, "unexpected table_tuple_update status %d for %s",
+				 (int) result, RelationGetRelationName(rel));
+	}
+	direct_end(rri, estate);
+	return result;
 }

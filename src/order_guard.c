@@ -116,9 +116,13 @@ history_table_name(Relation rel)
 	return history_cache.guarded_name;
 }
 
-/* Write one order_history row for a change of a row of rel. */
-static void
-guard_write_history(Relation rel, const char *key, OrderState *from,
+/*
+ * Write one order_history row for a change of a row of rel (from is NULL
+ * for a new row).  Also called by the order hub's direct state change
+ * (order_write.c), which does what the AFTER trigger would.
+ */
+void
+PayconsWriteHistory(Relation rel, const char *key, const OrderState *from,
 					OrderState to)
 {
 	const char *reason = PayconsReason();
@@ -202,6 +206,26 @@ guard_column(Relation rel, const char *colname, Oid typid, const char *trigname)
 				 errhint("Trigger \"%s\" guards a column of type paycons.order_state.",
 						 trigname)));
 	return attnum;
+}
+
+/*
+ * Refuse an illegal change of state from -> to of the row "key" (may be
+ * NULL) of rel, with the error every path reports.
+ */
+void
+PayconsCheckTransition(Relation rel, const char *key, OrderState from,
+					   OrderState to)
+{
+	if (!OrderStateCanTransition(from, to))
+		ereport(ERROR,
+				(errcode(ERRCODE_PAYCONS_ILLEGAL_TRANSITION),
+				 errmsg("illegal order state transition from \"%s\" to \"%s\"",
+						OrderStateName(from), OrderStateName(to)),
+				 key ? errdetail("Order \"%s\" in table \"%s\" is in state \"%s\".",
+								 key, RelationGetRelationName(rel),
+								 OrderStateName(from)) : 0,
+				 errhint("Legal transitions from \"%s\": %s.",
+						 OrderStateName(from), OrderStateLegalTargets(from))));
 }
 
 Datum
@@ -301,24 +325,14 @@ paycons_order_guard(PG_FUNCTION_ARGS)
 			have_old = true;
 			if (oldstate == newstate)
 				return PointerGetDatum(before ? newtup : NULL); /* untouched */
-			if (!OrderStateCanTransition(oldstate, newstate))
-				ereport(ERROR,
-						(errcode(ERRCODE_PAYCONS_ILLEGAL_TRANSITION),
-						 errmsg("illegal order state transition from \"%s\" to \"%s\"",
-								OrderStateName(oldstate), OrderStateName(newstate)),
-						 key ? errdetail("Order \"%s\" in table \"%s\" is in state \"%s\".",
-										 key, RelationGetRelationName(rel),
-										 OrderStateName(oldstate)) : 0,
-						 errhint("Legal transitions from \"%s\": %s.",
-								 OrderStateName(oldstate),
-								 OrderStateLegalTargets(oldstate))));
+			PayconsCheckTransition(rel, key, oldstate, newstate);
 		}
 	}
 
 	if (!before)
 	{
 		if (key != NULL)
-			guard_write_history(rel, key, have_old ? &oldstate : NULL, newstate);
+			PayconsWriteHistory(rel, key, have_old ? &oldstate : NULL, newstate);
 		return PointerGetDatum(NULL);	/* ignored for AFTER triggers */
 	}
 

@@ -136,18 +136,17 @@ outbox_event_type(const char *pattern, const char *aggregate_type,
 }
 
 /*
- * paycons.outbox_trigger(): see the file header.  Returns NULL (the result
- * of an AFTER trigger is ignored).
+ * The event of one row change, for a trigger with arguments args[0..nargs):
+ * op is "created" (newtup only), "updated" (both) or "deleted" (oldtup
+ * only).  Called by paycons.outbox_trigger() and by the order hub's direct
+ * state change (order_write.c) with the arguments of the hub's trigger.
  */
-Datum
-paycons_outbox_trigger(PG_FUNCTION_ARGS)
+void
+OutboxRowEvent(Relation rel, int nargs, char **args, const char *op,
+			   HeapTuple oldtup, HeapTuple newtup)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Trigger    *trigger;
-	Relation	rel;
-	TupleDesc	tupdesc;
-	HeapTuple	tuple;
-	const char *op;
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	HeapTuple	tuple = newtup != NULL ? newtup : oldtup;
 	const char *aggregate_type;
 	int			keyattnum;
 	int			ncols;
@@ -156,57 +155,25 @@ paycons_outbox_trigger(PG_FUNCTION_ARGS)
 	char	   *event_type;
 	Jsonb	   *payload;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		outbox_trigger_misuse("was not called by the trigger manager", NULL);
-	rel = trigdata->tg_relation;
-	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
-		outbox_trigger_misuse("must be fired FOR EACH ROW", rel);
-	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event))
-		outbox_trigger_misuse("must be fired AFTER the change", rel);
-
-	trigger = trigdata->tg_trigger;
-	if (trigger->tgnargs < 2)
+	if (nargs < 2)
 		outbox_trigger_misuse("needs at least two arguments: aggregate type and key column", rel);
 
-	tupdesc = RelationGetDescr(rel);
-	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-	{
-		op = "created";
-		tuple = trigdata->tg_trigtuple;
-	}
-	else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-	{
-		op = "updated";
-		tuple = trigdata->tg_newtuple;
-	}
-	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
-	{
-		op = "deleted";
-		tuple = trigdata->tg_trigtuple;
-	}
-	else
-	{
-		outbox_trigger_misuse("must be fired by INSERT, UPDATE or DELETE", rel);
-		return PointerGetDatum(NULL);	/* keep the compiler quiet */
-	}
-
-	aggregate_type = trigger->tgargs[0];
+	aggregate_type = args[0];
 	if (aggregate_type[0] == '\0' || strlen(aggregate_type) > OUTBOX_MAX_TYPE)
 		outbox_trigger_misuse("needs an aggregate type of 1 to 64 bytes", rel);
-	keyattnum = outbox_trigger_column(rel, trigger->tgargs[1], "key column");
+	keyattnum = outbox_trigger_column(rel, args[1], "key column");
 
 	/* The column list, if any. */
-	ncols = trigger->tgnargs > 3 ? trigger->tgnargs - 3 : 0;
+	ncols = nargs > 3 ? nargs - 3 : 0;
 	if (ncols > 0)
 	{
 		attnums = palloc(sizeof(int) * ncols);
 		for (int i = 0; i < ncols; i++)
-			attnums[i] = outbox_trigger_column(rel, trigger->tgargs[i + 3],
-											   "column");
+			attnums[i] = outbox_trigger_column(rel, args[i + 3], "column");
 	}
 
 	/* An UPDATE that changes none of the listed columns emits nothing. */
-	if (ncols > 0 && TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+	if (ncols > 0 && oldtup != NULL && newtup != NULL)
 	{
 		bool		changed = false;
 
@@ -215,10 +182,8 @@ paycons_outbox_trigger(PG_FUNCTION_ARGS)
 			Form_pg_attribute att = TupleDescAttr(tupdesc, attnums[i] - 1);
 			bool		oldnull,
 						newnull;
-			Datum		oldval = heap_getattr(trigdata->tg_trigtuple, attnums[i],
-											  tupdesc, &oldnull);
-			Datum		newval = heap_getattr(trigdata->tg_newtuple, attnums[i],
-											  tupdesc, &newnull);
+			Datum		oldval = heap_getattr(oldtup, attnums[i], tupdesc, &oldnull);
+			Datum		newval = heap_getattr(newtup, attnums[i], tupdesc, &newnull);
 
 			if (oldnull != newnull)
 				changed = true;
@@ -227,7 +192,7 @@ paycons_outbox_trigger(PG_FUNCTION_ARGS)
 				changed = true;
 		}
 		if (!changed)
-			return PointerGetDatum(NULL);
+			return;
 	}
 
 	aggregate_id = SPI_getvalue(tuple, tupdesc, keyattnum);
@@ -235,7 +200,7 @@ paycons_outbox_trigger(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("key column \"%s\" of table \"%s\" is null",
-						trigger->tgargs[1], RelationGetRelationName(rel)),
+						args[1], RelationGetRelationName(rel)),
 				 errdetail("paycons.outbox_trigger() needs the key to name the aggregate.")));
 	if (aggregate_id[0] == '\0' || strlen(aggregate_id) > OUTBOX_MAX_AGGREGATE_ID)
 		ereport(ERROR,
@@ -245,7 +210,7 @@ paycons_outbox_trigger(PG_FUNCTION_ARGS)
 				 errdetail("An aggregate_id has 1 to %d bytes; this one has %zu.",
 						   OUTBOX_MAX_AGGREGATE_ID, strlen(aggregate_id))));
 
-	event_type = outbox_event_type(trigger->tgnargs > 2 ? trigger->tgargs[2] : NULL,
+	event_type = outbox_event_type(nargs > 2 ? args[2] : NULL,
 								   aggregate_type, op, rel, tuple);
 	if (strlen(event_type) > OUTBOX_MAX_EVENT_TYPE)
 		ereport(ERROR,
@@ -277,6 +242,39 @@ paycons_outbox_trigger(PG_FUNCTION_ARGS)
 
 	OutboxWrite(aggregate_type, aggregate_id, event_type, payload, NULL,
 				GetCurrentTransactionStartTimestamp());
+}
+
+/*
+ * paycons.outbox_trigger(): see the file header.  Returns NULL (the result
+ * of an AFTER trigger is ignored).
+ */
+Datum
+paycons_outbox_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Trigger    *trigger;
+	Relation	rel;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		outbox_trigger_misuse("was not called by the trigger manager", NULL);
+	rel = trigdata->tg_relation;
+	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		outbox_trigger_misuse("must be fired FOR EACH ROW", rel);
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event))
+		outbox_trigger_misuse("must be fired AFTER the change", rel);
+
+	trigger = trigdata->tg_trigger;
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		OutboxRowEvent(rel, trigger->tgnargs, trigger->tgargs, "created",
+					   NULL, trigdata->tg_trigtuple);
+	else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		OutboxRowEvent(rel, trigger->tgnargs, trigger->tgargs, "updated",
+					   trigdata->tg_trigtuple, trigdata->tg_newtuple);
+	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		OutboxRowEvent(rel, trigger->tgnargs, trigger->tgargs, "deleted",
+					   trigdata->tg_trigtuple, NULL);
+	else
+		outbox_trigger_misuse("must be fired by INSERT, UPDATE or DELETE", rel);
 
 	return PointerGetDatum(NULL);
 }

@@ -18,6 +18,7 @@
 
 #include "postgres.h"
 #include "fmgr.h"
+#include "access/tableam.h"
 #include "executor/spi.h"
 #include "utils/elog.h"
 
@@ -98,6 +99,8 @@ extern int64 OutboxWrite(const char *aggregate_type, const char *aggregate_id,
 						 const char *event_type, Jsonb *payload,
 						 Jsonb *headers, TimestampTz available_at);
 extern void OutboxCheckSize(Jsonb *payload);
+extern void OutboxRowEvent(Relation rel, int nargs, char **args, const char *op,
+						   HeapTuple oldtup, HeapTuple newtup);
 
 /* paycons.c: outbox GUCs */
 extern bool paycons_outbox_cdc;
@@ -235,6 +238,9 @@ extern bool OrderStateIsTerminal(OrderState s);
 extern char *OrderStateLegalTargets(OrderState from);
 extern Oid	OrderStateTypeOid(void);
 
+/* stock.c: what a change of state means for an order's stock */
+extern void PayconsStockOnStateChange(const char *order_id, OrderState newstate);
+
 /* validate.c: each raises a specific ERROR naming the value, or returns */
 extern void PayconsRequireArg(FunctionCallInfo fcinfo, int argno,
 							  const char *argname);
@@ -280,10 +286,35 @@ extern int	PayconsExecPlan(PayconsPlan *p, Datum *values, const char *nulls,
 							bool read_only, long tcount);
 extern Datum PayconsReturnRow(FunctionCallInfo fcinfo, MemoryContext upper);
 
-/* direct_insert.c: insert a row into one of our tables without SQL */
+/* direct_write.c: write a row of one of our tables without SQL */
 extern void PayconsColumnAttnums(Relation rel, const char *const *names,
 								 int ncols, AttrNumber *attnums);
 extern void PayconsDirectInsert(Relation rel, Datum *values, bool *isnull);
+extern TM_Result PayconsDirectUpdate(Relation rel, ItemPointer tid,
+									 Datum *values, bool *isnull);
+
+/* order_guard.c: the guard's check and history, for order_write.c too */
+extern void PayconsCheckTransition(Relation rel, const char *key,
+								   OrderState from, OrderState to);
+extern void PayconsWriteHistory(Relation rel, const char *key,
+								const OrderState *from, OrderState to);
+
+/*
+ * order_write.c: a change of one paycons.orders row with the hub
+ * triggers' work done in line.  channel and txn_id NULL: left as they are.
+ */
+typedef struct PayconsOrderChange
+{
+	OrderState	state;
+	int64		paid_amount;
+	int64		refunded_amount;
+	const char *channel;
+	const char *txn_id;
+} PayconsOrderChange;
+
+extern bool PayconsOrderDirectOk(void);
+extern bool PayconsOrderWrite(const char *order_id, ItemPointer tid,
+							  const PayconsOrderChange *c);
 
 /* paycons.c: GUCs */
 extern char *paycons_reason_guc;

@@ -578,49 +578,21 @@ stock_commit_item(void *arg)
 }
 
 /*
- * paycons.stock_on_order_state(): AFTER UPDATE row trigger on
- * paycons.orders (fired when the state changed).  paid: commit the
- * order's reservation, in a subtransaction so that a failure never undoes
- * the payment (run_maintenance() retries it).  closed or cancelled:
- * enqueue the release_stock compensation if stock is reserved.
+ * What a change of order_id to newstate means for its stock: paid commits
+ * the order's reservation, in a subtransaction so that a failure never
+ * undoes the payment (run_maintenance() retries it); closed or cancelled
+ * enqueue the release_stock compensation if stock is reserved.  Called by
+ * the trigger below and by the order hub's direct state change
+ * (order_write.c).
  */
-Datum
-paycons_stock_on_order_state(PG_FUNCTION_ARGS)
+void
+PayconsStockOnStateChange(const char *order_id, OrderState newstate)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	TupleDesc	desc;
-	int			state_att;
-	int			key_att;
-	bool		isnull;
-	OrderState	newstate;
-	char	   *order_id;
 	PayconsOwnerState owner;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("paycons.stock_on_order_state() was not called by the trigger manager")));
-	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
-		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("paycons.stock_on_order_state() must be fired AFTER UPDATE FOR EACH ROW")));
-
-	desc = RelationGetDescr(trigdata->tg_relation);
-	state_att = SPI_fnumber(desc, "state");
-	key_att = SPI_fnumber(desc, "order_id");
-	if (state_att <= 0 || key_att <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("table \"%s\" has no columns \"state\" and \"order_id\"",
-						RelationGetRelationName(trigdata->tg_relation))));
-	newstate = DatumGetOrderState(SPI_getbinval(trigdata->tg_newtuple, desc,
-												state_att, &isnull));
-	if (isnull || (newstate != OS_PAID && newstate != OS_CLOSED &&
-				   newstate != OS_CANCELLED))
-		return PointerGetDatum(NULL);
-	order_id = SPI_getvalue(trigdata->tg_newtuple, desc, key_att);
+	if (newstate != OS_PAID && newstate != OS_CLOSED &&
+		newstate != OS_CANCELLED)
+		return;
 
 	PayconsBecomeOwner(&owner, NULL);
 	PG_TRY();
@@ -636,7 +608,8 @@ paycons_stock_on_order_state(PG_FUNCTION_ARGS)
 			{
 				ErrorData  *edata;
 
-				if (!PayconsTryItem(stock_commit_item, order_id, &edata))
+				if (!PayconsTryItem(stock_commit_item, unconstify(char *, order_id),
+									&edata))
 					ereport(WARNING,
 							(errmsg("paycons: could not commit the stock of order \"%s\": %s",
 									order_id, edata->message),
@@ -663,6 +636,47 @@ paycons_stock_on_order_state(PG_FUNCTION_ARGS)
 		PayconsRestoreUser(&owner);
 	}
 	PG_END_TRY();
+}
 
+/*
+ * paycons.stock_on_order_state(): AFTER UPDATE row trigger on
+ * paycons.orders (fired when the state changed); see
+ * PayconsStockOnStateChange.
+ */
+Datum
+paycons_stock_on_order_state(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	int			state_att;
+	int			key_att;
+	bool		isnull;
+	OrderState	newstate;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("paycons.stock_on_order_state() was not called by the trigger manager")));
+	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("paycons.stock_on_order_state() must be fired AFTER UPDATE FOR EACH ROW")));
+
+	desc = RelationGetDescr(trigdata->tg_relation);
+	state_att = SPI_fnumber(desc, "state");
+	key_att = SPI_fnumber(desc, "order_id");
+	if (state_att <= 0 || key_att <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("table \"%s\" has no columns \"state\" and \"order_id\"",
+						RelationGetRelationName(trigdata->tg_relation))));
+	newstate = DatumGetOrderState(SPI_getbinval(trigdata->tg_newtuple, desc,
+												state_att, &isnull));
+	if (isnull)
+		return PointerGetDatum(NULL);
+	PayconsStockOnStateChange(SPI_getvalue(trigdata->tg_newtuple, desc, key_att),
+							  newstate);
 	return PointerGetDatum(NULL);
 }
