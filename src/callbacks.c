@@ -51,15 +51,20 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "nodes/parsenodes.h"
 #include "common/int.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "paycons.h"
@@ -869,6 +874,188 @@ callbacks_decide_or_unknown(const CallbackFacts *f, bool found,
 }
 
 /*
+ * The inbox is written without SQL (PayconsDirectInsertUnique) when that
+ * does what the INSERT ... ON CONFLICT DO NOTHING would: its only INSERT
+ * trigger is the installed paycons_complete_refund, enabled, outside
+ * replica mode, and the row is not one that trigger acts on (an applied
+ * successful refund), which goes through SQL so that it fires.  What is
+ * known of the table is forgotten on a relcache invalidation of it.
+ */
+typedef enum InboxColumn
+{
+	IC_CHANNEL,
+	IC_TXN_ID,
+	IC_ORDER_ID,
+	IC_KIND,
+	IC_STATUS,
+	IC_AMOUNT,
+	IC_CURRENCY,
+	IC_PAYLOAD,
+	IC_OUTCOME,
+	IC_STATE,
+	IC_RECEIVED_AT,
+	IC_APPLIED_AT,
+	IC_SOURCE,
+	IC_NCOLS
+} InboxColumn;
+
+static const char *const inbox_colnames[IC_NCOLS] = {
+	"channel", "channel_txn_id", "order_id", "kind", "status", "amount",
+	"currency", "payload", "outcome", "state", "received_at", "applied_at",
+	"source"
+};
+
+static struct
+{
+	bool		valid;
+	bool		callback_registered;
+	Oid			relid;
+	AttrNumber	attnum[IC_NCOLS];
+	bool		direct_ok;
+} inbox_cache;
+
+static void
+inbox_relcache_inval(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == inbox_cache.relid)
+		inbox_cache.valid = false;
+}
+
+/* Are rel's INSERT triggers only the installed paycons_complete_refund? */
+static bool
+inbox_triggers_are_ours(Relation rel)
+{
+	TriggerDesc *td = rel->trigdesc;
+
+	if (td == NULL)
+		return true;
+	for (int i = 0; i < td->numtriggers; i++)
+	{
+		const Trigger *t = &td->triggers[i];
+
+		if (!TRIGGER_FOR_INSERT(t->tgtype))
+			continue;
+		if (strcmp(t->tgname, "paycons_complete_refund") != 0 ||
+			t->tgenabled != TRIGGER_FIRES_ON_ORIGIN ||
+			get_func_namespace(t->tgfoid) != PayconsSchemaOid())
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Step 2: write the inbox row of this delivery with the decision d
+ * ("applied": it changes the order or enqueues a refund).  Returns false,
+ * having written nothing, if the key is stored already; otherwise true,
+ * with *received_at set.
+ */
+static bool
+callbacks_insert_inbox(const CallbackFacts *f, const CallbackDecision *d,
+					   bool applied, TimestampTz *received_at)
+{
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	Relation	rel;
+	Datum	   *values;
+	bool	   *isnull;
+	int			natts;
+	bool		inserted;
+
+	if (!inbox_cache.callback_registered)
+	{
+		CacheRegisterRelcacheCallback(inbox_relcache_inval, (Datum) 0);
+		inbox_cache.callback_registered = true;
+	}
+	if (!inbox_cache.valid)
+	{
+		inbox_cache.relid = get_relname_relid("callbacks", PayconsSchemaOid());
+		if (!OidIsValid(inbox_cache.relid))
+			elog(ERROR, "paycons.callbacks does not exist");
+	}
+	rel = table_open(inbox_cache.relid, RowExclusiveLock);
+	if (!inbox_cache.valid)
+	{
+		PayconsColumnAttnums(rel, inbox_colnames, IC_NCOLS, inbox_cache.attnum);
+		inbox_cache.direct_ok = inbox_triggers_are_ours(rel);
+		inbox_cache.valid = true;
+	}
+
+	if (!inbox_cache.direct_ok ||
+		SessionReplicationRole != SESSION_REPLICATION_ROLE_ORIGIN ||
+		(f->refund && f->success && strcmp(d->outcome, "applied") == 0))
+	{
+		Datum		args[12];
+		char		nulls[12];
+		bool		null;
+
+		table_close(rel, NoLock);
+		memset(nulls, ' ', sizeof(nulls));
+		args[0] = CStringGetTextDatum(f->channel);
+		args[1] = CStringGetTextDatum(f->txn_id);
+		args[2] = CStringGetTextDatum(f->order_id);
+		args[3] = CStringGetTextDatum(f->kind);
+		args[4] = CStringGetTextDatum(f->status);
+		args[5] = Int64GetDatum(f->amount);
+		args[6] = CStringGetTextDatum(f->currency);
+		if (f->payload != NULL)
+			args[7] = JsonbPGetDatum(f->payload);
+		else
+			nulls[7] = 'n';
+		args[8] = CStringGetTextDatum(d->outcome);
+		if (d->has_state)
+			args[9] = CStringGetTextDatum(OrderStateName(d->final_state));
+		else
+			nulls[9] = 'n';
+		args[10] = BoolGetDatum(applied);
+		args[11] = CStringGetTextDatum(f->source);
+		callbacks_exec(&callbacks_insert, args, nulls, 0);
+		if (SPI_processed == 0)
+			return false;
+		*received_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc,
+														 1, &null));
+		return true;
+	}
+
+	natts = RelationGetDescr(rel)->natts;
+	values = palloc(sizeof(Datum) * natts);
+	isnull = palloc(sizeof(bool) * natts);
+	memset(isnull, true, sizeof(bool) * natts);
+
+#define IC_SET(col, datum) \
+	do { \
+		values[inbox_cache.attnum[col] - 1] = (datum); \
+		isnull[inbox_cache.attnum[col] - 1] = false; \
+	} while (0)
+
+	IC_SET(IC_CHANNEL, CStringGetTextDatum(f->channel));
+	IC_SET(IC_TXN_ID, CStringGetTextDatum(f->txn_id));
+	IC_SET(IC_ORDER_ID, CStringGetTextDatum(f->order_id));
+	IC_SET(IC_KIND, CStringGetTextDatum(f->kind));
+	IC_SET(IC_STATUS, CStringGetTextDatum(f->status));
+	IC_SET(IC_AMOUNT, Int64GetDatum(f->amount));
+	IC_SET(IC_CURRENCY, CStringGetTextDatum(f->currency));
+	if (f->payload != NULL)
+		IC_SET(IC_PAYLOAD, JsonbPGetDatum(f->payload));
+	IC_SET(IC_OUTCOME, CStringGetTextDatum(d->outcome));
+	if (d->has_state)
+		IC_SET(IC_STATE, OrderStateGetDatum(d->final_state));
+	IC_SET(IC_RECEIVED_AT, TimestampTzGetDatum(now));
+	if (applied)
+		IC_SET(IC_APPLIED_AT, TimestampTzGetDatum(now));
+	IC_SET(IC_SOURCE, CStringGetTextDatum(f->source));
+#undef IC_SET
+
+	inserted = PayconsDirectInsertUnique(rel, values, isnull);
+	table_close(rel, NoLock);
+	if (inserted)
+	{
+		CommandCounterIncrement();
+		*received_at = now;
+	}
+	return inserted;
+}
+
+/*
  * The body of apply_callback, connected to SPI and running as the owner.
  * Strings placed in *r are allocated in "upper".
  */
@@ -876,7 +1063,6 @@ static void
 callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 {
 	Datum		values[12];
-	char		nulls[12];
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
@@ -930,28 +1116,8 @@ callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 	want_update = d.nsteps > 0 || d.write_order;
 
 	/* 2. the inbox row: only the first delivery of this key writes it */
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = CStringGetTextDatum(f->channel);
-	values[1] = CStringGetTextDatum(f->txn_id);
-	values[2] = CStringGetTextDatum(f->order_id);
-	values[3] = CStringGetTextDatum(f->kind);
-	values[4] = CStringGetTextDatum(f->status);
-	values[5] = Int64GetDatum(f->amount);
-	values[6] = CStringGetTextDatum(f->currency);
-	if (f->payload != NULL)
-		values[7] = JsonbPGetDatum(f->payload);
-	else
-		nulls[7] = 'n';
-	values[8] = CStringGetTextDatum(d.outcome);
-	if (d.has_state)
-		values[9] = CStringGetTextDatum(OrderStateName(d.final_state));
-	else
-		nulls[9] = 'n';
-	values[10] = BoolGetDatum(want_update || d.refund_reason != NULL);
-	values[11] = CStringGetTextDatum(f->source);
-	callbacks_exec(&callbacks_insert, values, nulls, 0);
-
-	if (SPI_processed == 0)
+	if (!callbacks_insert_inbox(f, &d, want_update || d.refund_reason != NULL,
+								&r->first_seen))
 	{
 		/*
 		 * Another delivery of this key committed after step 1 (we waited
@@ -969,9 +1135,6 @@ callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 		return;
 	}
 	r->has_first_seen = true;
-	r->first_seen = DatumGetTimestampTz(callbacks_col(SPI_tuptable->vals[0],
-													  SPI_tuptable->tupdesc,
-													  1, &isnull));
 
 	/* 3. the first change, if the order is still what step 1 read */
 	if (want_update)

@@ -32,6 +32,7 @@
 #include "executor/tuptable.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
+#include "storage/lmgr.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
@@ -157,9 +158,12 @@ PayconsColumnAttnums(Relation rel, const char *const *names, int ncols,
 	}
 }
 
-/* An executor state with rel as its only result relation, indexes open */
+/*
+ * An executor state with rel as its only result relation, indexes open
+ * (with what a speculative insertion needs if speculative)
+ */
 static ResultRelInfo *
-direct_begin(Relation rel, EState **estate)
+direct_begin(Relation rel, EState **estate, bool speculative)
 {
 	RangeTblEntry *rte;
 	ResultRelInfo *rri;
@@ -174,7 +178,7 @@ direct_begin(Relation rel, EState **estate)
 	rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	rri->ri_ConstraintExprs = direct_check_exprs(rel);
-	ExecOpenIndices(rri, false);
+	ExecOpenIndices(rri, speculative);
 	return rri;
 }
 
@@ -209,11 +213,61 @@ void
 PayconsDirectInsert(Relation rel, Datum *values, bool *isnull)
 {
 	EState	   *estate;
-	ResultRelInfo *rri = direct_begin(rel, &estate);
+	ResultRelInfo *rri = direct_begin(rel, &estate, false);
 
 	ExecSimpleRelationInsert(rri, estate,
 							 direct_slot(estate, rel, values, isnull));
 	direct_end(rri, estate);
+}
+
+/*
+ * Insert one row into rel (as PayconsDirectInsert) unless a row with the
+ * same key in one of its unique indexes exists, as INSERT ... ON CONFLICT
+ * DO NOTHING does: returns false, having written nothing, if one does
+ * (committed, or inserted by a transaction that committed while we waited
+ * for it).  The protocol is the executor's: a pre-check, then a
+ * speculative insertion that is confirmed, or undone and retried if a
+ * concurrent insertion of the same key got in between.  No trigger fires.
+ */
+bool
+PayconsDirectInsertUnique(Relation rel, Datum *values, bool *isnull)
+{
+	EState	   *estate;
+	ResultRelInfo *rri = direct_begin(rel, &estate, true);
+	TupleTableSlot *slot = direct_slot(estate, rel, values, isnull);
+	bool		inserted = false;
+
+	if (RelationGetDescr(rel)->constr != NULL)
+		ExecConstraints(rri, slot, estate);
+
+	for (;;)
+	{
+		ItemPointerData conflict_tid;
+		uint32		token;
+		bool		spec_conflict = false;
+		List	   *recheck;
+
+		/* waits for an in-progress inserter of the key, then looks again */
+		if (!ExecCheckIndexConstraints(rri, slot, estate, &conflict_tid, NIL))
+			break;
+
+		token = SpeculativeInsertionLockAcquire(GetCurrentTransactionId());
+		table_tuple_insert_speculative(rel, slot, GetCurrentCommandId(true),
+									   0, NULL, token);
+		recheck = ExecInsertIndexTuples(rri, slot, estate, false, true,
+										&spec_conflict, NIL);
+		table_tuple_complete_speculative(rel, slot, token, !spec_conflict);
+		SpeculativeInsertionLockRelease(GetCurrentTransactionId());
+		list_free(recheck);
+		if (!spec_conflict)
+		{
+			inserted = true;
+			break;
+		}
+		/* a concurrent insertion won the race: ours is undone; look again */
+	}
+	direct_end(rri, estate);
+	return inserted;
 }
 
 /*
@@ -230,7 +284,7 @@ TM_Result
 PayconsDirectUpdate(Relation rel, ItemPointer tid, Datum *values, bool *isnull)
 {
 	EState	   *estate;
-	ResultRelInfo *rri = direct_begin(rel, &estate);
+	ResultRelInfo *rri = direct_begin(rel, &estate, false);
 	TupleTableSlot *slot = direct_slot(estate, rel, values, isnull);
 	TM_FailureData tmfd;
 	LockTupleMode lockmode;

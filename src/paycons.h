@@ -290,6 +290,7 @@ extern Datum PayconsReturnRow(FunctionCallInfo fcinfo, MemoryContext upper);
 extern void PayconsColumnAttnums(Relation rel, const char *const *names,
 								 int ncols, AttrNumber *attnums);
 extern void PayconsDirectInsert(Relation rel, Datum *values, bool *isnull);
+extern bool PayconsDirectInsertUnique(Relation rel, Datum *values, bool *isnull);
 extern TM_Result PayconsDirectUpdate(Relation rel, ItemPointer tid,
 									 Datum *values, bool *isnull);
 
