@@ -104,16 +104,17 @@ static PayconsPlan claim_scan_plan = {
 	"       (o.status OPERATOR(pg_catalog.=) 'pending'"
 	"        AND o.available_at OPERATOR(pg_catalog.<=) pg_catalog.now())"
 	"    OR (o.status OPERATOR(pg_catalog.=) 'leased'"
-	"        AND o.lease_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now())"
+	"        AND o.lease_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now()),"
+	"       o.slot, o.ctid"
 	"  FROM paycons.outbox o WHERE o.id OPERATOR(pg_catalog.>=) $2"
 	" ORDER BY o.id LIMIT $1",
 	2, {INT4OID, INT8OID}, NULL
 };
 
-static PayconsPlan claim_plan = {
+static const char *const claim_sql_template =
 	"WITH c AS ("
-	" SELECT o.id FROM paycons.outbox o"
-	"  WHERE o.id OPERATOR(pg_catalog.=) ANY ($4)"
+	" SELECT o.ctid FROM paycons.outbox_%d o"
+	"  WHERE o.ctid OPERATOR(pg_catalog.=) ANY ($4)"
 	"    AND ((o.status OPERATOR(pg_catalog.=) 'pending'"
 	"          AND o.available_at OPERATOR(pg_catalog.<=) pg_catalog.now())"
 	"      OR (o.status OPERATOR(pg_catalog.=) 'leased'"
@@ -121,7 +122,7 @@ static PayconsPlan claim_plan = {
 	"  ORDER BY o.id LIMIT $2"
 	"  FOR UPDATE OF o SKIP LOCKED),"
 	" u AS ("
-	" UPDATE paycons.outbox t SET"
+	" UPDATE paycons.outbox_%d t SET"
 	"        status = CASE WHEN t.status OPERATOR(pg_catalog.=) 'leased'"
 	"                       AND t.attempts OPERATOR(pg_catalog.>=) " OUTBOX_MAX_ATTEMPTS_SQL
 	"                      THEN 'dead' ELSE 'leased' END,"
@@ -139,11 +140,45 @@ static PayconsPlan claim_plan = {
 	"        attempts = CASE WHEN t.status OPERATOR(pg_catalog.=) 'leased'"
 	"                       AND t.attempts OPERATOR(pg_catalog.>=) " OUTBOX_MAX_ATTEMPTS_SQL
 	"                      THEN t.attempts ELSE t.attempts OPERATOR(pg_catalog.+) 1 END"
-	"  WHERE t.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT c.id FROM c))"
-	" RETURNING t.*)"
-	"SELECT * FROM u WHERE status OPERATOR(pg_catalog.=) 'leased' ORDER BY id",
-	4, {TEXTOID, INT4OID, INTERVALOID, INT8ARRAYOID}, NULL
-};
+	"  WHERE t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT c.ctid FROM c))"
+	" RETURNING t.*, t.ctid AS claimed_tid)"
+	"SELECT * FROM u WHERE status OPERATOR(pg_catalog.=) 'leased'";
+
+/* Pass 2's plans, one per partition (slot), made from the template */
+static PayconsPlan claim_plans[OUTBOX_NUM_SLOTS];
+static const Oid claim_argtypes[4] = {TEXTOID, INT4OID, INTERVALOID, TIDARRAYOID};
+
+/*
+ * Acknowledging by row version.  The session remembers where the events of
+ * its last claim were leased (partition and row version); an ack of those
+ * deletes them by row version, in their partition, instead of probing the
+ * primary key of every partition for every id.  The version is only a
+ * hint: the statement still requires the id, the status and the lease
+ * owner, so a version that has moved on (a lease that expired and was
+ * claimed again, a rotation, a slot reused after pruning) deletes nothing,
+ * and such ids are acknowledged by id like any others.
+ */
+static const char *const ack_tid_sql_template =
+	"DELETE FROM paycons.outbox_%d"
+	" WHERE ctid OPERATOR(pg_catalog.=) ANY ($1)"
+	"   AND id OPERATOR(pg_catalog.=) ANY ($2)"
+	"   AND status OPERATOR(pg_catalog.=) 'leased'"
+	"   AND lease_owner OPERATOR(pg_catalog.=) $3 RETURNING id";
+
+static PayconsPlan ack_tid_plans[OUTBOX_NUM_SLOTS];
+static const Oid ack_tid_argtypes[3] = {TIDARRAYOID, INT8ARRAYOID, TEXTOID};
+
+/* The events of this session's last claim, by id */
+typedef struct OutboxLeased
+{
+	int64		id;
+	int			slot;
+	ItemPointerData tid;
+} OutboxLeased;
+
+static OutboxLeased *last_claim = NULL;	/* in TopMemoryContext */
+static int	last_claim_n = 0;
+static int	last_claim_cap = 0;
 
 /*
  * The aggregates-seen set of pass 1 is keyed by a 64-bit hash of
@@ -535,17 +570,29 @@ outbox_claim_scan_begin(OutboxClaimScan *cs)
 	cs->lowest = 0;
 }
 
-/*
- * The ids of up to "want" further due heads, in id order, as an int8[];
- * *n is set to their number.
- */
-static Datum
-outbox_claim_scan_next(OutboxClaimScan *cs, int want, int *n)
+/* Candidates of pass 2: the row versions of due heads, by partition */
+typedef struct OutboxCands
 {
-	Datum	   *cands = palloc(sizeof(Datum) * want);
-	int			ncands = 0;
+	int			total;
+	int			n[OUTBOX_NUM_SLOTS];
+	Datum	   *tids[OUTBOX_NUM_SLOTS];	/* ItemPointer Datums */
+	int64		first_id[OUTBOX_NUM_SLOTS];	/* lowest id of each partition's */
+} OutboxCands;
 
-	while (ncands < want && !cs->exhausted)
+/*
+ * Up to "want" further due heads, in id order, as the row versions pass 1
+ * read, grouped by partition.  Those versions stay where they are until
+ * pass 2 has locked them: the cursor's snapshot keeps them from being
+ * pruned, and rotation waits for our lock on the partitions.
+ */
+static void
+outbox_claim_scan_next(OutboxClaimScan *cs, int want, OutboxCands *cands)
+{
+	memset(cands, 0, sizeof(*cands));
+	for (int i = 0; i < OUTBOX_NUM_SLOTS; i++)
+		cands->tids[i] = palloc(sizeof(Datum) * want);
+
+	while (cands->total < want && !cs->exhausted)
 	{
 		TupleDesc	desc;
 
@@ -553,7 +600,12 @@ outbox_claim_scan_next(OutboxClaimScan *cs, int want, int *n)
 		{
 			if (cs->chunk != NULL)
 				SPI_freetuptable(cs->chunk);
-			SPI_cursor_fetch(cs->portal, true, 1000);
+			/*
+			 * As many rows as candidates are still wanted: in a drain
+			 * nearly every row is a due head, and rows fetched but not
+			 * looked at are wasted work.
+			 */
+			SPI_cursor_fetch(cs->portal, true, Max(want - cands->total, 100));
 			cs->chunk = SPI_tuptable;
 			cs->next = 0;
 			if (SPI_processed == 0)
@@ -563,29 +615,41 @@ outbox_claim_scan_next(OutboxClaimScan *cs, int want, int *n)
 			}
 		}
 		desc = cs->chunk->tupdesc;
-		while (cs->next < cs->chunk->numvals && ncands < want)
+		while (cs->next < cs->chunk->numvals && cands->total < want)
 		{
 			HeapTuple	tup = cs->chunk->vals[cs->next++];
 			OutboxAggKey key;
 			bool		isnull;
 			bool		found;
+			int64		id;
+			int			slot;
+			ItemPointer tid;
 
+			id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 			if (cs->first)
 			{
-				cs->lowest = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+				cs->lowest = id;
 				cs->first = false;
 			}
 			key = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 			(void) hash_search(cs->seen, &key, HASH_ENTER, &found);
 			if (found)
 				continue;		/* an earlier event of its aggregate is here */
-			if (DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)))
-				cands[ncands++] = SPI_getbinval(tup, desc, 1, &isnull);
+			if (!DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)))
+				continue;		/* not due: it blocks its aggregate */
+			slot = DatumGetInt16(SPI_getbinval(tup, desc, 4, &isnull));
+			if (slot < 0 || slot >= OUTBOX_NUM_SLOTS)
+				elog(ERROR, "outbox event " INT64_FORMAT " is in unknown slot %d",
+					 id, slot);
+			tid = palloc(sizeof(ItemPointerData));
+			ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 5, &isnull)),
+							tid);
+			if (cands->n[slot] == 0)
+				cands->first_id[slot] = id;
+			cands->tids[slot][cands->n[slot]++] = PointerGetDatum(tid);
+			cands->total++;
 		}
 	}
-	*n = ncands;
-	return PointerGetDatum(construct_array(cands, ncands, INT8OID, 8,
-										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 /* End the scan and move the hint on (see the comment at claim_hint). */
@@ -613,6 +677,84 @@ outbox_claim_scan_end(OutboxClaimScan *cs)
 		claim_hint_xmax = XidFromFullTransactionId(ReadNextFullTransactionId());
 		claim_hint_pending = true;
 	}
+}
+
+/* A leased event, kept until the batch is complete */
+typedef struct OutboxClaimedRow
+{
+	int64		id;
+	int			slot;
+	ItemPointerData tid;		/* the leased row version */
+	HeapTuple	tuple;
+} OutboxClaimedRow;
+
+/* Remember where the n events of a claim (sorted by id) were leased */
+static void
+outbox_remember_claim(const OutboxClaimedRow *rows, int n)
+{
+	if (n > last_claim_cap)
+	{
+		if (last_claim != NULL)
+			pfree(last_claim);
+		last_claim = MemoryContextAlloc(TopMemoryContext,
+										sizeof(OutboxLeased) * n);
+		last_claim_cap = n;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		last_claim[i].id = rows[i].id;
+		last_claim[i].slot = rows[i].slot;
+		last_claim[i].tid = rows[i].tid;
+	}
+	last_claim_n = n;
+}
+
+/* Where event id was leased by this session's last claim, or NULL */
+static const OutboxLeased *
+outbox_find_leased(int64 id)
+{
+	int			lo = 0,
+				hi = last_claim_n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (last_claim[mid].id == id)
+			return &last_claim[mid];
+		if (last_claim[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
+}
+
+/* A per-partition plan made from a template taking the slot twice */
+static PayconsPlan *
+outbox_slot_plan(PayconsPlan *plans, const char *template, int slot,
+				 int nargs, const Oid *argtypes)
+{
+	PayconsPlan *p = &plans[slot];
+
+	if (p->sql == NULL)
+	{
+		p->sql = MemoryContextStrdup(TopMemoryContext,
+									 psprintf(template, slot, slot));
+		p->nargs = nargs;
+		memcpy(p->argtypes, argtypes, sizeof(Oid) * nargs);
+		p->plan = NULL;
+	}
+	return p;
+}
+
+static int
+outbox_claimed_cmp(const void *a, const void *b)
+{
+	int64		x = ((const OutboxClaimedRow *) a)->id;
+	int64		y = ((const OutboxClaimedRow *) b)->id;
+
+	return (x > y) - (x < y);
 }
 
 /*
@@ -654,6 +796,8 @@ paycons_outbox_claim(PG_FUNCTION_ARGS)
 		int			natts = rsinfo->setDesc->natts;
 		Datum	   *rowvals = palloc(sizeof(Datum) * natts);
 		bool	   *rownulls = palloc(sizeof(bool) * natts);
+		OutboxClaimedRow *rows = palloc(sizeof(OutboxClaimedRow) * batch);
+		int			id_attnum = SPI_fnumber(rsinfo->setDesc, "id");
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
@@ -670,28 +814,78 @@ paycons_outbox_claim(PG_FUNCTION_ARGS)
 		outbox_claim_scan_begin(&cs);
 		while (got < batch)
 		{
-			int			ncands;
+			OutboxCands cands;
+			int			order[OUTBOX_NUM_SLOTS];
+			int			nslots = 0;
 
-			values[3] = outbox_claim_scan_next(&cs, 2 * (batch - got), &ncands);
-			if (ncands == 0)
+			outbox_claim_scan_next(&cs, 2 * (batch - got), &cands);
+			if (cands.total == 0)
 				break;
-			values[1] = Int32GetDatum(batch - got);
-			outbox_exec(&claim_plan, values, NULL, false);
 
-			spidesc = SPI_tuptable->tupdesc;
-			if (spidesc->natts != natts)
-				elog(ERROR, "outbox_claim row has %d columns, expected %d",
-					 spidesc->natts, natts);
-			for (uint64 i = 0; i < SPI_processed; i++)
+			/* the partitions holding candidates, lowest first id first */
+			for (int slot = 0; slot < OUTBOX_NUM_SLOTS; slot++)
 			{
-				heap_deform_tuple(SPI_tuptable->vals[i], spidesc, rowvals, rownulls);
-				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
-									 rowvals, rownulls);
+				int			j = nslots++;
+
+				if (cands.n[slot] == 0)
+				{
+					nslots--;
+					continue;
+				}
+				while (j > 0 && cands.first_id[order[j - 1]] > cands.first_id[slot])
+				{
+					order[j] = order[j - 1];
+					j--;
+				}
+				order[j] = slot;
 			}
-			got += (int) SPI_processed;
-			SPI_freetuptable(SPI_tuptable);
+
+			for (int k = 0; k < nslots && got < batch; k++)
+			{
+				int			slot = order[k];
+
+				values[1] = Int32GetDatum(batch - got);
+				values[3] = PointerGetDatum(construct_array(cands.tids[slot],
+															cands.n[slot], TIDOID,
+															sizeof(ItemPointerData),
+															false, TYPALIGN_SHORT));
+				outbox_exec(outbox_slot_plan(claim_plans, claim_sql_template, slot,
+											 4, claim_argtypes),
+							values, NULL, false);
+
+				spidesc = SPI_tuptable->tupdesc;
+				if (spidesc->natts != natts + 1)
+					elog(ERROR, "outbox_claim row has %d columns, expected %d",
+						 spidesc->natts, natts + 1);
+				for (uint64 i = 0; i < SPI_processed && got < batch; i++)
+				{
+					bool		isnull;
+
+					rows[got].tuple = SPI_copytuple(SPI_tuptable->vals[i]);
+					rows[got].id = DatumGetInt64(heap_getattr(rows[got].tuple, id_attnum,
+															  spidesc, &isnull));
+					rows[got].slot = slot;
+					ItemPointerCopy((ItemPointer) DatumGetPointer(heap_getattr(rows[got].tuple,
+																			   natts + 1,
+																			   spidesc,
+																			   &isnull)),
+									&rows[got].tid);
+					got++;
+				}
+				SPI_freetuptable(SPI_tuptable);
+			}
 			if (cs.exhausted)
 				break;
+		}
+
+		/* handed out in id order, whichever partitions they came from */
+		qsort(rows, got, sizeof(OutboxClaimedRow), outbox_claimed_cmp);
+		outbox_remember_claim(rows, got);
+		for (int i = 0; i < got; i++)
+		{
+			heap_deform_tuple(rows[i].tuple, rsinfo->setDesc, rowvals, rownulls);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+								 rowvals, rownulls);
 		}
 		outbox_claim_scan_end(&cs);
 		SPI_finish();
@@ -731,17 +925,94 @@ paycons_outbox_ack(PG_FUNCTION_ARGS)
 	PayconsBecomeOwner(&owner, NULL);
 	PG_TRY();
 	{
-		Datum		values[2];
+		Datum		values[3];
+		int64	   *left = palloc(sizeof(int64) * nids);
+		int			nleft = 0;
+		Datum	   *tids[OUTBOX_NUM_SLOTS];
+		Datum	   *tid_ids[OUTBOX_NUM_SLOTS];
+		int			ntids[OUTBOX_NUM_SLOTS] = {0};
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		outbox_lock_partitions();
-		values[0] = PG_GETARG_DATUM(0);
-		values[1] = CStringGetTextDatum(consumer);
-		outbox_exec(&ack_plan, values, NULL, false);
-		done = SPI_processed;
-		if (done != (uint64) nids)
-			outbox_explain_missing(ids, nids, "leased", consumer, "acknowledge");
+
+		/* first by row version, those this session's last claim leased */
+		for (int slot = 0; slot < OUTBOX_NUM_SLOTS; slot++)
+		{
+			tids[slot] = palloc(sizeof(Datum) * nids);
+			tid_ids[slot] = palloc(sizeof(Datum) * nids);
+		}
+		for (int i = 0; i < nids; i++)
+		{
+			const OutboxLeased *l = outbox_find_leased(ids[i]);
+
+			if (l == NULL)
+				left[nleft++] = ids[i];
+			else
+			{
+				tids[l->slot][ntids[l->slot]] = PointerGetDatum(&l->tid);
+				tid_ids[l->slot][ntids[l->slot]++] = Int64GetDatum(ids[i]);
+			}
+		}
+		for (int slot = 0; slot < OUTBOX_NUM_SLOTS; slot++)
+		{
+			int64	   *deleted;
+			uint64		ndeleted;
+
+			if (ntids[slot] == 0)
+				continue;
+			values[0] = PointerGetDatum(construct_array(tids[slot], ntids[slot],
+														TIDOID, sizeof(ItemPointerData),
+														false, TYPALIGN_SHORT));
+			values[1] = PointerGetDatum(construct_array(tid_ids[slot], ntids[slot],
+														INT8OID, 8, FLOAT8PASSBYVAL,
+														TYPALIGN_DOUBLE));
+			values[2] = CStringGetTextDatum(consumer);
+			outbox_exec(outbox_slot_plan(ack_tid_plans, ack_tid_sql_template, slot,
+										 3, ack_tid_argtypes),
+						values, NULL, false);
+			ndeleted = SPI_processed;
+			done += ndeleted;
+			if (ndeleted == (uint64) ntids[slot])
+				continue;
+			/* the ones whose version moved on: by id, below */
+			deleted = palloc(sizeof(int64) * (ndeleted + 1));
+			for (uint64 j = 0; j < ndeleted; j++)
+			{
+				bool		isnull;
+
+				deleted[j] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j],
+														 SPI_tuptable->tupdesc,
+														 1, &isnull));
+			}
+			for (int k = 0; k < ntids[slot]; k++)
+			{
+				int64		id = DatumGetInt64(tid_ids[slot][k]);
+				bool		gone = false;
+
+				for (uint64 j = 0; j < ndeleted && !gone; j++)
+					gone = (deleted[j] == id);
+				if (!gone)
+					left[nleft++] = id;
+			}
+		}
+
+		/* then by id: the others, and any whose version moved on */
+		if (nleft > 0)
+		{
+			Datum	   *d = palloc(sizeof(Datum) * nleft);
+
+			for (int i = 0; i < nleft; i++)
+				d[i] = Int64GetDatum(left[i]);
+			values[0] = PointerGetDatum(construct_array(d, nleft, INT8OID, 8,
+														FLOAT8PASSBYVAL,
+														TYPALIGN_DOUBLE));
+			values[1] = CStringGetTextDatum(consumer);
+			outbox_exec(&ack_plan, values, NULL, false);
+			done += SPI_processed;
+			if (SPI_processed != (uint64) nleft)
+				outbox_explain_missing(left, nleft, "leased", consumer, "acknowledge");
+		}
 		if (done != (uint64) nids)
 			elog(ERROR, "outbox_ack acknowledged " UINT64_FORMAT " of %d events",
 				 done, nids);
