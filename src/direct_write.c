@@ -277,36 +277,85 @@ PayconsDirectInsertUnique(Relation rel, Datum *values, bool *isnull)
  * be), and index entries are added if it is not HOT.  If the version was
  * changed or deleted by a transaction that committed meanwhile (after
  * waiting for it), nothing is written and TM_Updated or TM_Deleted is
- * returned; on TM_Ok *tid is set to the new version.  The caller makes the
+ * returned.  Without wait, a version another transaction is changing or
+ * has locked is left alone and TM_BeingModified returned (as SKIP LOCKED
+ * would).  On TM_Ok *tid is set to the new version.  The caller makes the
  * write visible to later commands (CommandCounterIncrement).
  */
 TM_Result
-PayconsDirectUpdate(Relation rel, ItemPointer tid, Datum *values, bool *isnull)
+PayconsDirectUpdate(Relation rel, ItemPointer tid, Datum *values, bool *isnull,
+					bool wait)
 {
+	PayconsDirectWriter *w = PayconsDirectWriterBegin(rel);
+	TM_Result	result = PayconsDirectWriterUpdate(w, tid, values, isnull, wait);
+
+	PayconsDirectWriterEnd(w);
+	return result;
+}
+
+/*
+ * The same, for many rows of one table: the executor state is made once
+ * (PayconsDirectWriterBegin), used for each row (PayconsDirectWriterUpdate)
+ * and freed at the end (PayconsDirectWriterEnd).
+ */
+struct PayconsDirectWriter
+{
+	Relation	rel;
 	EState	   *estate;
-	ResultRelInfo *rri = direct_begin(rel, &estate, false);
-	TupleTableSlot *slot = direct_slot(estate, rel, values, isnull);
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+};
+
+PayconsDirectWriter *
+PayconsDirectWriterBegin(Relation rel)
+{
+	PayconsDirectWriter *w = palloc(sizeof(PayconsDirectWriter));
+
+	w->rel = rel;
+	w->rri = direct_begin(rel, &w->estate, false);
+	w->slot = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(rel),
+									 &TTSOpsVirtual);
+	return w;
+}
+
+TM_Result
+PayconsDirectWriterUpdate(PayconsDirectWriter *w, ItemPointer tid,
+						  Datum *values, bool *isnull, bool wait)
+{
+	Relation	rel = w->rel;
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleTableSlot *slot = w->slot;
 	TM_FailureData tmfd;
 	LockTupleMode lockmode;
 	bool		update_indexes;
 	TM_Result	result;
 
-	if (RelationGetDescr(rel)->constr != NULL)
-		ExecConstraints(rri, slot, estate);
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, values, sizeof(Datum) * desc->natts);
+	memcpy(slot->tts_isnull, isnull, sizeof(bool) * desc->natts);
+	ExecStoreVirtualTuple(slot);
+
+	if (desc->constr != NULL)
+		ExecConstraints(w->rri, slot, w->estate);
 	result = table_tuple_update(rel, tid, slot, GetCurrentCommandId(true),
 								GetActiveSnapshot(), InvalidSnapshot,
-								true /* wait */ , &tmfd, &lockmode,
+								wait, &tmfd, &lockmode,
 								&update_indexes);
 	switch (result)
 	{
 		case TM_Ok:
-			if (update_indexes && rri->ri_NumIndices > 0)
-				list_free(ExecInsertIndexTuples(rri, slot, estate, true,
+			if (update_indexes && w->rri->ri_NumIndices > 0)
+				list_free(ExecInsertIndexTuples(w->rri, slot, w->estate, true,
 												false, NULL, NIL));
 			*tid = slot->tts_tid;
 			break;
 		case TM_Updated:
 		case TM_Deleted:
+			break;
+		case TM_BeingModified:
+			if (wait)
+				elog(ERROR, "table_tuple_update of %s returned \"being modified\" after waiting",
+					 RelationGetRelationName(rel));
 			break;
 		case TM_SelfModified:
 			elog(ERROR, "row of %s updated twice in one command",
@@ -316,6 +365,14 @@ PayconsDirectUpdate(Relation rel, ItemPointer tid, Datum *values, bool *isnull)
 			elog(ERROR, "unexpected table_tuple_update status %d for %s",
 				 (int) result, RelationGetRelationName(rel));
 	}
-	direct_end(rri, estate);
+	ExecClearTuple(slot);
+	ResetPerTupleExprContext(w->estate);
 	return result;
+}
+
+void
+PayconsDirectWriterEnd(PayconsDirectWriter *w)
+{
+	direct_end(w->rri, w->estate);
+	pfree(w);
 }

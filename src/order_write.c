@@ -281,7 +281,7 @@ PayconsOrderWrite(const char *order_id, ItemPointer tid,
 #undef OC_SET
 #undef OC_IDX
 
-	switch (PayconsDirectUpdate(rel, tid, values, isnull))
+	switch (PayconsDirectUpdate(rel, tid, values, isnull, true))
 	{
 		case TM_Ok:
 			break;

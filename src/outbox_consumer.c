@@ -35,8 +35,12 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/transam.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "common/int.h"
 #include "common/pg_prng.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -48,6 +52,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
+#include "utils/rel.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -105,7 +110,7 @@ static PayconsPlan claim_scan_plan = {
 	"        AND o.available_at OPERATOR(pg_catalog.<=) pg_catalog.now())"
 	"    OR (o.status OPERATOR(pg_catalog.=) 'leased'"
 	"        AND o.lease_expires_at OPERATOR(pg_catalog.<=) pg_catalog.now()),"
-	"       o.slot, o.ctid"
+	"       o.slot, o.ctid, o.status OPERATOR(pg_catalog.=) 'pending'"
 	"  FROM paycons.outbox o WHERE o.id OPERATOR(pg_catalog.>=) $2"
 	" ORDER BY o.id LIMIT $1",
 	2, {INT4OID, INT8OID}, NULL
@@ -574,6 +579,12 @@ outbox_claim_scan_begin(OutboxClaimScan *cs)
 typedef struct OutboxCands
 {
 	int			total;
+	/* pending events, in id order, to lease directly (see outbox_lease) */
+	int			ndirect;
+	int64	   *direct_id;
+	int		   *direct_slot;
+	ItemPointerData *direct_tid;
+	/* the others (expired leases), per partition, to lease with SQL */
 	int			n[OUTBOX_NUM_SLOTS];
 	Datum	   *tids[OUTBOX_NUM_SLOTS];	/* ItemPointer Datums */
 	int64		first_id[OUTBOX_NUM_SLOTS];	/* lowest id of each partition's */
@@ -586,11 +597,15 @@ typedef struct OutboxCands
  * pruned, and rotation waits for our lock on the partitions.
  */
 static void
-outbox_claim_scan_next(OutboxClaimScan *cs, int want, OutboxCands *cands)
+outbox_claim_scan_next(OutboxClaimScan *cs, int want, bool direct,
+					   OutboxCands *cands)
 {
 	memset(cands, 0, sizeof(*cands));
 	for (int i = 0; i < OUTBOX_NUM_SLOTS; i++)
 		cands->tids[i] = palloc(sizeof(Datum) * want);
+	cands->direct_id = palloc(sizeof(int64) * want);
+	cands->direct_slot = palloc(sizeof(int) * want);
+	cands->direct_tid = palloc(sizeof(ItemPointerData) * want);
 
 	while (cands->total < want && !cs->exhausted)
 	{
@@ -641,12 +656,24 @@ outbox_claim_scan_next(OutboxClaimScan *cs, int want, OutboxCands *cands)
 			if (slot < 0 || slot >= OUTBOX_NUM_SLOTS)
 				elog(ERROR, "outbox event " INT64_FORMAT " is in unknown slot %d",
 					 id, slot);
-			tid = palloc(sizeof(ItemPointerData));
-			ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 5, &isnull)),
-							tid);
-			if (cands->n[slot] == 0)
-				cands->first_id[slot] = id;
-			cands->tids[slot][cands->n[slot]++] = PointerGetDatum(tid);
+			tid = (ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 5, &isnull));
+			if (direct && DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull)))
+			{
+				int			k = cands->ndirect++;
+
+				cands->direct_id[k] = id;
+				cands->direct_slot[k] = slot;
+				ItemPointerCopy(tid, &cands->direct_tid[k]);
+			}
+			else
+			{
+				ItemPointer copy = palloc(sizeof(ItemPointerData));
+
+				ItemPointerCopy(tid, copy);
+				if (cands->n[slot] == 0)
+					cands->first_id[slot] = id;
+				cands->tids[slot][cands->n[slot]++] = PointerGetDatum(copy);
+			}
 			cands->total++;
 		}
 	}
@@ -677,6 +704,159 @@ outbox_claim_scan_end(OutboxClaimScan *cs)
 		claim_hint_xmax = XidFromFullTransactionId(ReadNextFullTransactionId());
 		claim_hint_pending = true;
 	}
+}
+
+/*
+ * Leasing a due pending event directly.  Pass 1 read its row version; if
+ * that version is still the newest and nobody holds it, it is replaced by
+ * the leased one with a direct update (direct_write.c) that does not wait:
+ * a version another claimer has leased or is leasing is skipped, as FOR
+ * UPDATE SKIP LOCKED would skip it, and a version changed since pass 1
+ * (leased and committed by another claimer, acknowledged) is skipped too.
+ * It writes what the SQL of pass 2 writes for a pending event, without
+ * planning, sorting or locking the row first.  Expired leases, whose
+ * handling depends on the retry policy, still go through pass 2's SQL, and
+ * so does everything if a partition has a trigger (a user's own) or its
+ * columns differ from the outbox's, or the session is in replica mode.
+ */
+typedef enum LeaseColumn
+{
+	LC_ID,
+	LC_STATUS,
+	LC_AVAILABLE_AT,
+	LC_ATTEMPTS,
+	LC_LEASE_OWNER,
+	LC_LEASE_EXPIRES_AT,
+	LC_NCOLS
+} LeaseColumn;
+
+static const char *const lease_colnames[LC_NCOLS] = {
+	"id", "status", "available_at", "attempts", "lease_owner",
+	"lease_expires_at"
+};
+
+typedef struct OutboxLeaser
+{
+	bool		ok;				/* may events be leased directly? */
+	Relation	parts[OUTBOX_NUM_SLOTS];
+	TupleTableSlot *slots[OUTBOX_NUM_SLOTS];
+	PayconsDirectWriter *writers[OUTBOX_NUM_SLOTS];	/* made on first use */
+	AttrNumber	attnum[LC_NCOLS];
+	int			natts;
+	Datum	   *values;
+	bool	   *isnull;
+	Datum		consumer;		/* text */
+	TimestampTz now;
+	TimestampTz expires;
+} OutboxLeaser;
+
+static void
+outbox_leaser_begin(OutboxLeaser *l, TupleDesc rowdesc, const char *consumer,
+					Interval *lease)
+{
+	Oid			nsp = PayconsSchemaOid();
+
+	l->ok = SessionReplicationRole == SESSION_REPLICATION_ROLE_ORIGIN;
+	l->natts = rowdesc->natts;
+	for (int slot = 0; slot < OUTBOX_NUM_SLOTS; slot++)
+	{
+		char		name[NAMEDATALEN];
+		Oid			relid;
+		TupleDesc	desc;
+
+		snprintf(name, sizeof(name), "outbox_%d", slot);
+		relid = get_relname_relid(name, nsp);
+		if (!OidIsValid(relid))
+			elog(ERROR, "relation paycons.%s does not exist", name);
+		l->parts[slot] = table_open(relid, RowExclusiveLock);
+		l->slots[slot] = table_slot_create(l->parts[slot], NULL);
+		l->writers[slot] = NULL;
+		desc = RelationGetDescr(l->parts[slot]);
+		if (l->parts[slot]->trigdesc != NULL || desc->natts != rowdesc->natts)
+			l->ok = false;
+		for (int a = 0; l->ok && a < desc->natts; a++)
+		{
+			Form_pg_attribute pa = TupleDescAttr(desc, a);
+			Form_pg_attribute ra = TupleDescAttr(rowdesc, a);
+
+			if (pa->atttypid != ra->atttypid || pa->attisdropped != ra->attisdropped)
+				l->ok = false;
+		}
+	}
+	if (!l->ok)
+		return;
+	PayconsColumnAttnums(l->parts[0], lease_colnames, LC_NCOLS, l->attnum);
+	l->values = palloc(sizeof(Datum) * l->natts);
+	l->isnull = palloc(sizeof(bool) * l->natts);
+	l->consumer = CStringGetTextDatum(consumer);
+	l->now = GetCurrentTransactionStartTimestamp();
+	l->expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+														 TimestampTzGetDatum(l->now),
+														 IntervalPGetDatum(lease)));
+}
+
+static void
+outbox_leaser_end(OutboxLeaser *l)
+{
+	for (int slot = 0; slot < OUTBOX_NUM_SLOTS; slot++)
+	{
+		ExecDropSingleTupleTableSlot(l->slots[slot]);
+		if (l->writers[slot] != NULL)
+			PayconsDirectWriterEnd(l->writers[slot]);
+		table_close(l->parts[slot], NoLock);
+	}
+}
+
+/*
+ * Lease the version at *tid of partition slot, if it is still a due
+ * pending event nobody else holds: true, with *tid set to the leased
+ * version and *tuple to the leased row; false, having written nothing,
+ * otherwise.
+ */
+static bool
+outbox_lease(OutboxLeaser *l, int slot, ItemPointer tid, HeapTuple *tuple)
+{
+	Relation	rel = l->parts[slot];
+	TupleTableSlot *ts = l->slots[slot];
+	int			status = l->attnum[LC_STATUS] - 1;
+	int			available = l->attnum[LC_AVAILABLE_AT] - 1;
+	int			attempts = l->attnum[LC_ATTEMPTS] - 1;
+	text	   *st;
+	int32		n;
+	bool		leased = false;
+
+	if (!table_tuple_fetch_row_version(rel, tid, SnapshotAny, ts))
+		return false;
+	slot_getallattrs(ts);
+	memcpy(l->values, ts->tts_values, sizeof(Datum) * l->natts);
+	memcpy(l->isnull, ts->tts_isnull, sizeof(bool) * l->natts);
+
+	st = DatumGetTextPP(l->values[status]);
+	if (!l->isnull[status] && !l->isnull[available] && !l->isnull[attempts] &&
+		VARSIZE_ANY_EXHDR(st) == 7 && memcmp(VARDATA_ANY(st), "pending", 7) == 0 &&
+		DatumGetTimestampTz(l->values[available]) <= l->now)
+	{
+		if (pg_add_s32_overflow(DatumGetInt32(l->values[attempts]), 1, &n))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("attempts of an outbox event are out of range")));
+		l->values[status] = CStringGetTextDatum("leased");
+		l->values[attempts] = Int32GetDatum(n);
+		l->values[l->attnum[LC_LEASE_OWNER] - 1] = l->consumer;
+		l->isnull[l->attnum[LC_LEASE_OWNER] - 1] = false;
+		l->values[l->attnum[LC_LEASE_EXPIRES_AT] - 1] = TimestampTzGetDatum(l->expires);
+		l->isnull[l->attnum[LC_LEASE_EXPIRES_AT] - 1] = false;
+		if (l->writers[slot] == NULL)
+			l->writers[slot] = PayconsDirectWriterBegin(rel);
+		if (PayconsDirectWriterUpdate(l->writers[slot], tid, l->values, l->isnull,
+									  false) == TM_Ok)
+		{
+			*tuple = heap_form_tuple(RelationGetDescr(rel), l->values, l->isnull);
+			leased = true;
+		}
+	}
+	ExecClearTuple(ts);
+	return leased;
 }
 
 /* A leased event, kept until the batch is complete */
@@ -797,6 +977,7 @@ paycons_outbox_claim(PG_FUNCTION_ARGS)
 		Datum	   *rowvals = palloc(sizeof(Datum) * natts);
 		bool	   *rownulls = palloc(sizeof(bool) * natts);
 		OutboxClaimedRow *rows = palloc(sizeof(OutboxClaimedRow) * batch);
+		OutboxLeaser leaser;
 		int			id_attnum = SPI_fnumber(rsinfo->setDesc, "id");
 
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -811,6 +992,7 @@ paycons_outbox_claim(PG_FUNCTION_ARGS)
 		 * some), lease what pass 2 can lock, repeat until the batch is full
 		 * or the scan is done.
 		 */
+		outbox_leaser_begin(&leaser, rsinfo->setDesc, consumer, lease);
 		outbox_claim_scan_begin(&cs);
 		while (got < batch)
 		{
@@ -818,9 +1000,23 @@ paycons_outbox_claim(PG_FUNCTION_ARGS)
 			int			order[OUTBOX_NUM_SLOTS];
 			int			nslots = 0;
 
-			outbox_claim_scan_next(&cs, 2 * (batch - got), &cands);
+			outbox_claim_scan_next(&cs, 2 * (batch - got), leaser.ok, &cands);
 			if (cands.total == 0)
 				break;
+
+			/* pending events first, directly, in id order */
+			for (int k = 0; k < cands.ndirect && got < batch; k++)
+			{
+				rows[got].tid = cands.direct_tid[k];
+				if (!outbox_lease(&leaser, cands.direct_slot[k], &rows[got].tid,
+								  &rows[got].tuple))
+					continue;
+				rows[got].id = cands.direct_id[k];
+				rows[got].slot = cands.direct_slot[k];
+				got++;
+			}
+			if (cands.ndirect > 0)
+				CommandCounterIncrement();
 
 			/* the partitions holding candidates, lowest first id first */
 			for (int slot = 0; slot < OUTBOX_NUM_SLOTS; slot++)
@@ -888,6 +1084,7 @@ paycons_outbox_claim(PG_FUNCTION_ARGS)
 								 rowvals, rownulls);
 		}
 		outbox_claim_scan_end(&cs);
+		outbox_leaser_end(&leaser);
 		SPI_finish();
 	}
 	PG_FINALLY();

@@ -292,7 +292,13 @@ extern void PayconsColumnAttnums(Relation rel, const char *const *names,
 extern void PayconsDirectInsert(Relation rel, Datum *values, bool *isnull);
 extern bool PayconsDirectInsertUnique(Relation rel, Datum *values, bool *isnull);
 extern TM_Result PayconsDirectUpdate(Relation rel, ItemPointer tid,
-									 Datum *values, bool *isnull);
+									 Datum *values, bool *isnull, bool wait);
+typedef struct PayconsDirectWriter PayconsDirectWriter;
+extern PayconsDirectWriter *PayconsDirectWriterBegin(Relation rel);
+extern TM_Result PayconsDirectWriterUpdate(PayconsDirectWriter *w,
+										   ItemPointer tid, Datum *values,
+										   bool *isnull, bool wait);
+extern void PayconsDirectWriterEnd(PayconsDirectWriter *w);
 
 /* order_guard.c: the guard's check and history, for order_write.c too */
 extern void PayconsCheckTransition(Relation rel, const char *key,
