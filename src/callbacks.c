@@ -33,9 +33,12 @@
  *	4. further state changes (created -> paying -> paid is two edges), and
  *	   for late or duplicate money a refund compensation.
  *
- * Every state change is an UPDATE of paycons.orders: the guard trigger
- * checks the edge and writes order_history, the order hub emits
- * order.<state> into the outbox.  Nothing is written before step 2 has made
+ * Every state change goes through the order hub's rules: the edge is
+ * checked, order_history written and order.<state> emitted into the
+ * outbox.  Steps 2 and 3 write directly, without SQL, when that does what
+ * the INSERT and UPDATE with their triggers would (order_write.c, and
+ * callbacks_insert_inbox below); otherwise through SQL and the trigger
+ * manager.  Nothing is written before step 2 has made
  * this call the first delivery, so a loser never needs to undo anything.
  * The reasoning depends on READ COMMITTED (each statement sees what
  * committed before it started; an UPDATE re-checks the newest version of a

@@ -90,8 +90,9 @@ static char outbox_session_consumer[OUTBOX_MAX_CONSUMER + 1] = "";
  * events that may be handed out.  A hash set of the aggregates seen makes a
  * blocked event cost one lookup, not an index probe.
  *
- * Pass 2 (claim_plan) locks up to batch of those candidates with FOR UPDATE
- * SKIP LOCKED, re-checking that each is still due (another consumer may
+ * Pass 2 leases up to batch of those candidates: pending ones directly
+ * (outbox_lease), the others with claim_sql_template, which locks them
+ * with FOR UPDATE SKIP LOCKED, re-checking that each is still due (another consumer may
  * have claimed it since pass 1), and leases them; except that an event
  * whose lease expired after its policy's last attempt (a consumer that
  * crashes on it every time) is dead-lettered instead of handed out.  A candidate cannot have
