@@ -65,7 +65,6 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
@@ -908,21 +907,12 @@ static const char *const inbox_colnames[IC_NCOLS] = {
 	"source"
 };
 
-static struct
-{
-	bool		valid;
-	bool		callback_registered;
-	Oid			relid;
-	AttrNumber	attnum[IC_NCOLS];
-	bool		direct_ok;
-} inbox_cache;
+static PayconsTable inbox_table = {
+	.relname = "callbacks", .ncols = IC_NCOLS, .colnames = inbox_colnames
+};
 
-static void
-inbox_relcache_inval(Datum arg, Oid relid)
-{
-	if (!OidIsValid(relid) || relid == inbox_cache.relid)
-		inbox_cache.valid = false;
-}
+/* May the inbox be written directly?  Derived when inbox_table is filled. */
+static bool inbox_direct_ok = false;
 
 /* Are rel's INSERT triggers only the installed paycons_complete_refund? */
 static bool
@@ -962,27 +952,13 @@ callbacks_insert_inbox(const CallbackFacts *f, const CallbackDecision *d,
 	bool	   *isnull;
 	int			natts;
 	bool		inserted;
+	bool		fresh;
 
-	if (!inbox_cache.callback_registered)
-	{
-		CacheRegisterRelcacheCallback(inbox_relcache_inval, (Datum) 0);
-		inbox_cache.callback_registered = true;
-	}
-	if (!inbox_cache.valid)
-	{
-		inbox_cache.relid = get_relname_relid("callbacks", PayconsSchemaOid());
-		if (!OidIsValid(inbox_cache.relid))
-			elog(ERROR, "paycons.callbacks does not exist");
-	}
-	rel = table_open(inbox_cache.relid, RowExclusiveLock);
-	if (!inbox_cache.valid)
-	{
-		PayconsColumnAttnums(rel, inbox_colnames, IC_NCOLS, inbox_cache.attnum);
-		inbox_cache.direct_ok = inbox_triggers_are_ours(rel);
-		inbox_cache.valid = true;
-	}
+	rel = PayconsTableOpen(&inbox_table, &fresh);
+	if (fresh)
+		inbox_direct_ok = inbox_triggers_are_ours(rel);
 
-	if (!inbox_cache.direct_ok ||
+	if (!inbox_direct_ok ||
 		SessionReplicationRole != SESSION_REPLICATION_ROLE_ORIGIN ||
 		(f->refund && f->success && strcmp(d->outcome, "applied") == 0))
 	{
@@ -1026,8 +1002,8 @@ callbacks_insert_inbox(const CallbackFacts *f, const CallbackDecision *d,
 
 #define IC_SET(col, datum) \
 	do { \
-		values[inbox_cache.attnum[col] - 1] = (datum); \
-		isnull[inbox_cache.attnum[col] - 1] = false; \
+		values[inbox_table.attnum[col] - 1] = (datum); \
+		isnull[inbox_table.attnum[col] - 1] = false; \
 	} while (0)
 
 	IC_SET(IC_CHANNEL, CStringGetTextDatum(f->channel));

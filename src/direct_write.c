@@ -26,6 +26,7 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/pg_class.h"
 #include "executor/executor.h"
@@ -35,6 +36,7 @@
 #include "storage/lmgr.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -53,11 +55,24 @@ typedef struct CheckCacheEntry
 
 static HTAB *check_cache = NULL;
 
+/* The PayconsTables in use (see PayconsTableOpen) */
+#define DIRECT_MAX_TABLES 8
+static PayconsTable *direct_tables[DIRECT_MAX_TABLES];
+static int	direct_ntables = 0;
+
+/*
+ * One relcache callback for everything this file caches: a backend has
+ * only a few callback slots, shared with every other extension.
+ */
 static void
-check_cache_inval(Datum arg, Oid relid)
+direct_relcache_inval(Datum arg, Oid relid)
 {
 	HASH_SEQ_STATUS status;
 	CheckCacheEntry *entry;
+
+	for (int i = 0; i < direct_ntables; i++)
+		if (!OidIsValid(relid) || relid == direct_tables[i]->relid)
+			direct_tables[i]->valid = false;
 
 	if (check_cache == NULL)
 		return;
@@ -71,6 +86,63 @@ check_cache_inval(Datum arg, Oid relid)
 	hash_seq_init(&status, check_cache);
 	while ((entry = hash_seq_search(&status)) != NULL)
 		entry->valid = false;
+}
+
+static void
+direct_register_callback(void)
+{
+	static bool registered = false;
+
+	if (!registered)
+	{
+		CacheRegisterRelcacheCallback(direct_relcache_inval, (Datum) 0);
+		registered = true;
+	}
+}
+
+/* The OID of relation "name" of schema paycons, which must exist */
+Oid
+PayconsRelid(const char *name)
+{
+	Oid			relid = get_relname_relid(name, PayconsSchemaOid());
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation paycons.%s does not exist", name);
+	return relid;
+}
+
+/*
+ * Open t's table with RowExclusiveLock, knowing its OID and the attribute
+ * numbers of t's columns (t->attnum[], in the order of t->colnames).  They
+ * are looked up on first use and again after a relcache invalidation of
+ * the table (any change of its columns, constraints or triggers); *fresh
+ * says whether they just were, for a caller that derives more from the
+ * relation (whether its triggers allow a direct write, say).
+ */
+Relation
+PayconsTableOpen(PayconsTable *t, bool *fresh)
+{
+	Relation	rel;
+
+	Assert(t->ncols <= PAYCONS_TABLE_MAX_COLS);
+	direct_register_callback();
+	if (!t->registered)
+	{
+		if (direct_ntables >= DIRECT_MAX_TABLES)
+			elog(ERROR, "too many cached paycons tables");
+		direct_tables[direct_ntables++] = t;
+		t->registered = true;
+	}
+	if (!t->valid)
+		t->relid = PayconsRelid(t->relname);
+	rel = table_open(t->relid, RowExclusiveLock);
+	*fresh = !t->valid;
+	if (!t->valid)
+	{
+		PayconsColumnAttnums(rel, t->colnames, t->ncols, t->attnum);
+		t->valid = true;
+	}
+	return rel;
 }
 
 /*
@@ -101,7 +173,7 @@ direct_check_exprs(Relation rel)
 		ctl.hcxt = CacheMemoryContext;
 		check_cache = hash_create("paycons check constraints", 16, &ctl,
 								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		CacheRegisterRelcacheCallback(check_cache_inval, (Datum) 0);
+		direct_register_callback();
 	}
 
 	entry = hash_search(check_cache, &relid, HASH_ENTER, &found);
@@ -190,17 +262,26 @@ direct_end(ResultRelInfo *rri, EState *estate)
 	FreeExecutorState(estate);
 }
 
+/* Make virtual slot hold values[]/isnull[] (one per attribute) */
+static void
+direct_fill_slot(TupleTableSlot *slot, Datum *values, bool *isnull)
+{
+	int			natts = slot->tts_tupleDescriptor->natts;
+
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, values, sizeof(Datum) * natts);
+	memcpy(slot->tts_isnull, isnull, sizeof(bool) * natts);
+	ExecStoreVirtualTuple(slot);
+}
+
 /* A virtual slot of rel's row type holding values[]/isnull[] */
 static TupleTableSlot *
 direct_slot(EState *estate, Relation rel, Datum *values, bool *isnull)
 {
-	TupleDesc	desc = RelationGetDescr(rel);
-	TupleTableSlot *slot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsVirtual);
+	TupleTableSlot *slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel),
+												  &TTSOpsVirtual);
 
-	ExecClearTuple(slot);
-	memcpy(slot->tts_values, values, sizeof(Datum) * desc->natts);
-	memcpy(slot->tts_isnull, isnull, sizeof(bool) * desc->natts);
-	ExecStoreVirtualTuple(slot);
+	direct_fill_slot(slot, values, isnull);
 	return slot;
 }
 
@@ -330,11 +411,7 @@ PayconsDirectWriterUpdate(PayconsDirectWriter *w, ItemPointer tid,
 	bool		update_indexes;
 	TM_Result	result;
 
-	ExecClearTuple(slot);
-	memcpy(slot->tts_values, values, sizeof(Datum) * desc->natts);
-	memcpy(slot->tts_isnull, isnull, sizeof(bool) * desc->natts);
-	ExecStoreVirtualTuple(slot);
-
+	direct_fill_slot(slot, values, isnull);
 	if (desc->constr != NULL)
 		ExecConstraints(w->rri, slot, w->estate);
 	result = table_tuple_update(rel, tid, slot, GetCurrentCommandId(true),

@@ -38,7 +38,6 @@
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
 #include "utils/builtins.h"
-#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -86,26 +85,12 @@ static const struct
 	{"paycons_stock", "stock_on_order_state", false},
 };
 
-/*
- * What is known of paycons.orders, forgotten on a relcache invalidation of
- * it (which any change of its triggers or columns sends).
- */
-static struct
-{
-	bool		valid;
-	Oid			relid;
-	AttrNumber	attnum[OC_NCOLS];
-	bool		direct_ok;
-} order_cache;
+static PayconsTable orders_table = {
+	.relname = "orders", .ncols = OC_NCOLS, .colnames = order_colnames
+};
 
-static bool order_callback_registered = false;
-
-static void
-order_relcache_inval(Datum arg, Oid relid)
-{
-	if (!OidIsValid(relid) || relid == order_cache.relid)
-		order_cache.valid = false;
-}
+/* May the table be written directly?  Derived when orders_table is filled. */
+static bool order_direct_ok = false;
 
 /* Is trigger t the extension's hub trigger "which", as installed? */
 static bool
@@ -153,31 +138,16 @@ order_triggers_are_ours(Relation rel)
 	return true;
 }
 
-/* Open paycons.orders and make sure order_cache describes it */
+/* Open paycons.orders, knowing its columns and whether it may be written directly */
 static Relation
 order_open(void)
 {
-	Relation	rel;
+	bool		fresh;
+	Relation	rel = PayconsTableOpen(&orders_table, &fresh);
 
-	if (!order_callback_registered)
-	{
-		CacheRegisterRelcacheCallback(order_relcache_inval, (Datum) 0);
-		order_callback_registered = true;
-	}
-	if (!order_cache.valid)
-	{
-		order_cache.relid = get_relname_relid("orders", PayconsSchemaOid());
-		if (!OidIsValid(order_cache.relid))
-			elog(ERROR, "paycons.orders does not exist");
-	}
-	rel = table_open(order_cache.relid, RowExclusiveLock);
-	if (!order_cache.valid)
-	{
-		PayconsColumnAttnums(rel, order_colnames, OC_NCOLS, order_cache.attnum);
-		order_cache.direct_ok = order_triggers_are_ours(rel) &&
+	if (fresh)
+		order_direct_ok = order_triggers_are_ours(rel) &&
 			!(rel->rd_rel->relrowsecurity && rel->rd_rel->relforcerowsecurity);
-		order_cache.valid = true;
-	}
 	return rel;
 }
 
@@ -194,7 +164,7 @@ PayconsOrderDirectOk(void)
 		return false;
 	rel = order_open();
 	table_close(rel, NoLock);
-	return order_cache.direct_ok;
+	return order_direct_ok;
 }
 
 /* The hub's outbox trigger of rel (checked present by order_open) */
@@ -238,7 +208,7 @@ PayconsOrderWrite(const char *order_id, ItemPointer tid,
 	bool		changed;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
-	if (!order_cache.direct_ok)
+	if (!order_direct_ok)
 		elog(ERROR, "paycons.orders cannot be written directly: its triggers are not the installed ones");
 
 	oldslot = table_slot_create(rel, NULL);
@@ -252,7 +222,7 @@ PayconsOrderWrite(const char *order_id, ItemPointer tid,
 	isnull = palloc(sizeof(bool) * desc->natts);
 	heap_deform_tuple(oldtup, desc, values, isnull);
 
-#define OC_IDX(col) (order_cache.attnum[col] - 1)
+#define OC_IDX(col) (orders_table.attnum[col] - 1)
 #define OC_SET(col, datum) \
 	do { \
 		values[OC_IDX(col)] = (datum); \

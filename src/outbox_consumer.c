@@ -344,17 +344,13 @@ outbox_exec(PayconsPlan *p, Datum *values, const char *nulls, bool read_only)
 static void
 outbox_lock_partitions(void)
 {
-	Oid			nsp = PayconsSchemaOid();
-
 	for (int i = 0; i < OUTBOX_NUM_SLOTS; i++)
 	{
 		char		name[NAMEDATALEN];
 		Oid			relid;
 
 		snprintf(name, sizeof(name), "outbox_%d", i);
-		relid = get_relname_relid(name, nsp);
-		if (!OidIsValid(relid))
-			elog(ERROR, "relation paycons.%s does not exist", name);
+		relid = PayconsRelid(name);
 		LockRelationOid(relid, RowExclusiveLock);
 	}
 }
@@ -755,8 +751,6 @@ static void
 outbox_leaser_begin(OutboxLeaser *l, TupleDesc rowdesc, const char *consumer,
 					Interval *lease)
 {
-	Oid			nsp = PayconsSchemaOid();
-
 	l->ok = SessionReplicationRole == SESSION_REPLICATION_ROLE_ORIGIN;
 	l->natts = rowdesc->natts;
 	for (int slot = 0; slot < OUTBOX_NUM_SLOTS; slot++)
@@ -766,9 +760,7 @@ outbox_leaser_begin(OutboxLeaser *l, TupleDesc rowdesc, const char *consumer,
 		TupleDesc	desc;
 
 		snprintf(name, sizeof(name), "outbox_%d", slot);
-		relid = get_relname_relid(name, nsp);
-		if (!OidIsValid(relid))
-			elog(ERROR, "relation paycons.%s does not exist", name);
+		relid = PayconsRelid(name);
 		l->parts[slot] = table_open(relid, RowExclusiveLock);
 		l->slots[slot] = table_slot_create(l->parts[slot], NULL);
 		l->writers[slot] = NULL;

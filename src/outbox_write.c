@@ -111,17 +111,6 @@ outbox_relcache_inval(Datum arg, Oid relid)
 			outbox_cache.valid = false;
 }
 
-/* Look up a relation of schema paycons by name; it must exist. */
-static Oid
-outbox_relid(const char *name)
-{
-	Oid			relid = get_relname_relid(name, PayconsSchemaOid());
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "relation paycons.%s does not exist", name);
-	return relid;
-}
-
 static void
 outbox_cache_fill(void)
 {
@@ -133,14 +122,14 @@ outbox_cache_fill(void)
 		outbox_callback_registered = true;
 	}
 	memset(&outbox_cache, 0, sizeof(outbox_cache));
-	outbox_cache.id_seq = outbox_relid("outbox_id_seq");
-	outbox_cache.slot_seq = outbox_relid("outbox_slot_seq");
+	outbox_cache.id_seq = PayconsRelid("outbox_id_seq");
+	outbox_cache.slot_seq = PayconsRelid("outbox_slot_seq");
 	for (int i = 0; i < OUTBOX_NUM_SLOTS; i++)
 	{
 		char		name[NAMEDATALEN];
 
 		snprintf(name, sizeof(name), "outbox_%d", i);
-		outbox_cache.part[i] = outbox_relid(name);
+		outbox_cache.part[i] = PayconsRelid(name);
 	}
 	outbox_cache.valid = true;
 }

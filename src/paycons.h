@@ -291,6 +291,24 @@ extern void PayconsColumnAttnums(Relation rel, const char *const *names,
 								 int ncols, AttrNumber *attnums);
 extern void PayconsDirectInsert(Relation rel, Datum *values, bool *isnull);
 extern bool PayconsDirectInsertUnique(Relation rel, Datum *values, bool *isnull);
+extern Oid	PayconsRelid(const char *name);
+
+/* A table of ours whose OID and column numbers are cached */
+#define PAYCONS_TABLE_MAX_COLS 16
+
+typedef struct PayconsTable
+{
+	const char *relname;		/* in schema paycons */
+	int			ncols;
+	const char *const *colnames;
+	/* filled by PayconsTableOpen */
+	bool		registered;
+	bool		valid;
+	Oid			relid;
+	AttrNumber	attnum[PAYCONS_TABLE_MAX_COLS];
+} PayconsTable;
+
+extern Relation PayconsTableOpen(PayconsTable *t, bool *fresh);
 extern TM_Result PayconsDirectUpdate(Relation rel, ItemPointer tid,
 									 Datum *values, bool *isnull, bool wait);
 typedef struct PayconsDirectWriter PayconsDirectWriter;
