@@ -10,7 +10,7 @@ EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" paycons.cont
 MODULE_big  = paycons
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 DATA_built  = paycons--$(EXTVERSION).sql
-DATA        = $(wildcard sql/upgrade/paycons--*--*.sql)
+DATA        = $(wildcard sql/upgrade/paycons--*--*.sql) $(wildcard sql/released/paycons--*.sql)
 PG_CPPFLAGS = -I$(srcdir)/src
 
 REGRESS      = $(sort $(notdir $(basename $(wildcard sql/*.sql))))

@@ -6,8 +6,8 @@ SELECT plan(52);
 SELECT has_schema('paycons');
 SELECT is((SELECT extrelocatable FROM pg_extension WHERE extname = 'paycons'), false,
           'paycons is not relocatable');
-SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'paycons'), '0.1.0',
-          'installed version is 0.1.0');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'paycons'), '0.2.0',
+          'installed version is 0.2.0');
 
 -- the type
 SELECT has_type('paycons', 'order_state', 'type order_state exists');
