@@ -75,11 +75,12 @@ $$;
 SELECT pg_temp.try($q$SELECT paycons.outbox_ack(ARRAY[2004])$q$);
 SELECT pg_temp.try($q$SELECT paycons.outbox_nack(2004, 'boom')$q$);
 
--- nack and the retry policy.  Default '*': 1s initial, x2, max 5 min, 10
--- attempts, jitter 0.2.  Event type b.1 gets its own: 10s, x3, 1 min, 2
--- attempts, no jitter.
-INSERT INTO paycons.outbox_retry_policies (event_type, initial_interval, backoff_coefficient, max_interval, max_attempts, jitter)
-VALUES ('b.1', '10 seconds', 3, '1 minute', 2, 0);
+-- nack and the retry policy (paycons.retry_policies, action
+-- 'outbox:<event_type>', else 'outbox').  Default 'outbox': 1s initial, x2,
+-- max 5 min, 10 attempts, jitter 0.2 (a delay is base * (1 - 0.2 u)).
+-- Event type b.1 gets its own: 10s, x3, 1 min, 2 attempts, no jitter.
+INSERT INTO paycons.retry_policies (action, initial_interval, backoff_coefficient, max_interval, max_attempts, jitter)
+VALUES ('outbox:b.1', '10 seconds', 3, '1 minute', 2, 0);
 SELECT id, status, attempts, last_error, available_at = now() + interval '10 s' AS due_in_10s
   FROM paycons.outbox_nack(2004, 'stock service down', NULL, 'c1');
 -- A's head is handed out; B's later events stay blocked while B's first
@@ -88,8 +89,8 @@ SELECT id, aggregate_id FROM paycons.outbox_claim('c3', 10);
 -- retry_in overrides the backoff; 0 means due now.
 SELECT id, status, available_at = now() AS due_now FROM paycons.outbox_nack(2003, 'requeue now', '0', 'c3');
 SELECT id, attempts FROM paycons.outbox_claim('c3', 10);
--- attempt 2 under '*': 2s +- 20%
-SELECT attempts, available_at BETWEEN now() + interval '1.59 s' AND now() + interval '2.41 s' AS backoff_2s
+-- attempt 2 under 'outbox': 2s, jitter taking up to 20% off
+SELECT attempts, available_at BETWEEN now() + interval '1.59 s' AND now() + interval '2.01 s' AS backoff_2s
   FROM paycons.outbox_nack(2003, 'x', NULL, 'c3');
 -- b.1 (2004) made due by hand: attempt 2 of 2, so the nack dead-letters it.
 UPDATE paycons.outbox SET available_at = now() WHERE id = 2004;
@@ -99,16 +100,16 @@ SELECT id, aggregate_id, event_type, attempts, last_consumer, last_error FROM pa
 -- A dead event blocks the rest of its aggregate: only A's 2003 comes.
 UPDATE paycons.outbox SET available_at = now() WHERE id = 2003;
 SELECT id, attempts FROM paycons.outbox_claim('c3', 10);
--- attempt 3 under '*': 4s +- 20%
-SELECT attempts, available_at BETWEEN now() + interval '3.19 s' AND now() + interval '4.81 s' AS backoff_4s
+-- attempt 3 under 'outbox': 4s, up to 20% off
+SELECT attempts, available_at BETWEEN now() + interval '3.19 s' AND now() + interval '4.01 s' AS backoff_4s
   FROM paycons.outbox_nack(2003, 'x', NULL, 'c3');
--- The cap: attempt 9 would wait 256s; with max_interval 1 minute it waits 60s +- 20%.
-UPDATE paycons.outbox_retry_policies SET max_interval = '1 minute' WHERE event_type = '*';
+-- The cap: attempt 9 would wait 256s; with max_interval 1 minute it waits 60s, up to 20% off.
+UPDATE paycons.retry_policies SET max_interval = '1 minute' WHERE action = 'outbox';
 UPDATE paycons.outbox SET status = 'leased', attempts = 9, lease_owner = 'c3',
        lease_expires_at = now() + interval '1 minute' WHERE id = 2003;
-SELECT status, available_at BETWEEN now() + interval '47.9 s' AND now() + interval '72.1 s' AS capped_60s
+SELECT status, available_at BETWEEN now() + interval '47.9 s' AND now() + interval '60.1 s' AS capped_60s
   FROM paycons.outbox_nack(2003, 'x', NULL, 'c3');
-UPDATE paycons.outbox_retry_policies SET max_interval = '5 minutes' WHERE event_type = '*';
+UPDATE paycons.retry_policies SET max_interval = '5 minutes' WHERE action = 'outbox';
 -- attempt 10 of 10: dead.
 UPDATE paycons.outbox SET status = 'leased', attempts = 10, lease_owner = 'c3',
        lease_expires_at = now() + interval '1 minute' WHERE id = 2003;
@@ -194,4 +195,4 @@ DROP OWNED BY ob_app;
 DROP ROLE ob_app;
 
 -- leave no policy behind for later test files
-DELETE FROM paycons.outbox_retry_policies WHERE event_type <> '*';
+DELETE FROM paycons.retry_policies WHERE action LIKE 'outbox:%';

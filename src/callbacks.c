@@ -33,13 +33,13 @@
  *	4. further state changes (created -> paying -> paid is two edges), and
  *	   for late or duplicate money a refund compensation.
  *
- * Every state change goes through the order hub's rules: the edge is
+ * Every write is an ordinary INSERT or UPDATE (kept SPI plans), so every
+ * state change goes through the order hub's triggers -- the edge is
  * checked, order_history written and order.<state> emitted into the
- * outbox.  Steps 2 and 3 write directly, without SQL, when that does what
- * the INSERT and UPDATE with their triggers would (order_write.c, and
- * callbacks_insert_inbox below); otherwise through SQL and the trigger
- * manager.  Nothing is written before step 2 has made
- * this call the first delivery, so a loser never needs to undo anything.
+ * outbox -- and through whatever else the DBA has put on the tables.
+ * What is decided, given the facts and the order as read, is in
+ * callback_decide.c.  Nothing is written before step 2 has made this call
+ * the first delivery, so a loser never needs to undo anything.
  * The reasoning depends on READ COMMITTED (each statement sees what
  * committed before it started; an UPDATE re-checks the newest version of a
  * row it had to wait for), so apply_callback refuses to run at a higher
@@ -54,22 +54,22 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "access/table.h"
 #include "access/xact.h"
-#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
-#include "nodes/parsenodes.h"
-#include "common/int.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
-#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
-#include "paycons.h"
+#include "as_owner.h"
+#include "callbacks.h"
+#include "errcodes.h"
+#include "signature.h"
+#include "spi_plans.h"
+#include "validate.h"
 
 PG_FUNCTION_INFO_V1(paycons_apply_callback);
 
@@ -78,79 +78,13 @@ PG_FUNCTION_INFO_V1(paycons_apply_callback);
 #define CALLBACKS_MAX_SIGNATURE		1024	/* bytes */
 #define CALLBACKS_MAX_SIGNED_BODY	1048576 /* bytes */
 
-/* The facts of one delivery, checked */
-typedef struct CallbackFacts
-{
-	char	   *channel;
-	char	   *txn_id;
-	char	   *order_id;
-	const char *kind;			/* "payment" or "refund" */
-	const char *status;			/* "success" or "failed" */
-	bool		refund;
-	bool		success;
-	int64		amount;
-	char	   *currency;
-	Jsonb	   *payload;		/* may be NULL */
-	text	   *signature;		/* may be NULL */
-	text	   *signed_body;	/* may be NULL */
-	const char *source;			/* "callback", "query" or "statement" */
-} CallbackFacts;
-
-/* The order as the deciding delivery found it (locked) */
-typedef struct CallbackOrder
-{
-	OrderState	state;
-	int64		amount;
-	char	   *currency;
-	int64		paid_amount;
-	int64		refunded_amount;
-	bool		has_txn_id;
-	ItemPointerData tid;		/* the version read (for PayconsOrderWrite) */
-} CallbackOrder;
-
-/* What the deciding delivery does */
-typedef struct CallbackDecision
-{
-	const char *outcome;
-	int			nsteps;			/* state changes, in order */
-	OrderState	steps[2];
-	bool		has_state;		/* false only for unknown_order */
-	OrderState	final_state;
-	int64		paid_amount;
-	int64		refunded_amount;
-	bool		set_payment;	/* record channel and channel_txn_id */
-	bool		write_order;	/* the order row changes */
-	const char *refund_reason;	/* non-NULL: enqueue a refund compensation */
-} CallbackDecision;
-
-/* The answer */
-typedef struct CallbackResult
-{
-	const char *outcome;
-	bool		has_state;
-	OrderState	state;
-	bool		duplicate;
-	bool		has_first_seen;
-	TimestampTz first_seen;
-	char	   *ack;			/* NULL: answer with an HTTP error */
-} CallbackResult;
-
-static int	callbacks_exec(PayconsPlan *p, Datum *values, const char *nulls,
-						   long tcount);
 static bool callbacks_text_eq(Datum d, const char *s);
 static char *callbacks_text_col(HeapTuple tup, TupleDesc desc, int col,
 								MemoryContext cxt);
 static void callbacks_check_args(FunctionCallInfo fcinfo, CallbackFacts *f);
-static void callbacks_step(CallbackDecision *d, OrderState to);
-static int64 callbacks_add(int64 a, int64 b, const char *order_id);
-static void callbacks_decide(const CallbackFacts *f, const CallbackOrder *o,
-							 CallbackDecision *d);
-static void callbacks_decide_or_unknown(const CallbackFacts *f, bool found,
-										const CallbackOrder *o,
-										CallbackDecision *d);
 static void callbacks_answer_stored(const CallbackFacts *f, HeapTuple tup,
 									TupleDesc desc, int first,
-									CallbackResult *r, MemoryContext upper);
+									CallbackResult *r, MemoryContext caller);
 static void callbacks_refuse_signature(const CallbackFacts *f, const char *why,
 									   CallbackResult *r);
 static const char *callbacks_check_signature(const CallbackFacts *f,
@@ -160,17 +94,13 @@ static void callbacks_enqueue_refund_of(const CallbackFacts *f,
 static bool callbacks_update_order_row(const CallbackFacts *f,
 									   const CallbackDecision *d,
 									   OrderState state,
-									   TransactionId expect_xmin,
-									   ItemPointer tid);
+									   TransactionId expect_xmin);
 static bool callbacks_read_order(HeapTuple tup, TupleDesc desc, int first,
 								 CallbackOrder *o, TransactionId *xmin);
-static void callbacks_apply(const CallbackFacts *f, CallbackResult *r,
-							MemoryContext upper);
 static TupleDesc callbacks_result_desc(FunctionCallInfo fcinfo);
 
 /*
- * The plans.  All are prepared generic (CURSOR_OPT_GENERIC_PLAN, see
- * callbacks_exec): they are probes of primary keys whose best plan does not
+ * The plans.  All are prepared generic (CURSOR_OPT_GENERIC_PLAN): they are probes of primary keys whose best plan does not
  * depend on the values, and a custom plan per call would cost more than
  * running the statement.
  *
@@ -185,19 +115,20 @@ static PayconsPlan callbacks_lookup = {
 	" i.order_id, i.kind, i.status, i.amount, i.currency,"
 	" i.outcome, i.state, i.received_at,"
 	" o.xmin, o.state, o.amount, o.currency, o.paid_amount,"
-	" o.refunded_amount, o.has_txn_id, o.ctid"
+	" o.refunded_amount, o.has_txn_id"
 	" FROM paycons.channels c"
 	" LEFT JOIN paycons.callbacks i"
 	" ON i.channel OPERATOR(pg_catalog.=) c.channel"
 	" AND i.channel_txn_id OPERATOR(pg_catalog.=) $2"
 	" LEFT JOIN LATERAL (SELECT o.xmin, o.state, o.amount, o.currency,"
 	" o.paid_amount, o.refunded_amount,"
-	" o.channel_txn_id IS NOT NULL AS has_txn_id, o.ctid"
+	" o.channel_txn_id IS NOT NULL AS has_txn_id"
 	" FROM paycons.orders o"
 	" WHERE o.order_id OPERATOR(pg_catalog.=) $3"
 	" AND i.order_id IS NULL OFFSET 0) o ON true"
 	" WHERE c.channel OPERATOR(pg_catalog.=) $1",
-	3, {TEXTOID, TEXTOID, TEXTOID}, NULL
+	3, {TEXTOID, TEXTOID, TEXTOID},
+	CURSOR_OPT_GENERIC_PLAN, NULL
 };
 
 /* Column numbers of callbacks_lookup */
@@ -216,7 +147,8 @@ static PayconsPlan callbacks_select = {
 	" FROM paycons.callbacks"
 	" WHERE channel OPERATOR(pg_catalog.=) $1"
 	" AND channel_txn_id OPERATOR(pg_catalog.=) $2",
-	2, {TEXTOID, TEXTOID}, NULL
+	2, {TEXTOID, TEXTOID},
+	CURSOR_OPT_GENERIC_PLAN, NULL
 };
 
 /* Offsets of the stored delivery's columns from its first column */
@@ -231,14 +163,15 @@ static PayconsPlan callbacks_select = {
 
 /*
  * The order again, locked: only when the optimistic update of step 3 found
- * it changed since step 1.  Same columns as callbacks_lookup's 15..22.
+ * it changed since step 1.  Same columns as callbacks_lookup's 15..21.
  */
 static PayconsPlan callbacks_lock_order = {
 	"SELECT xmin, state, amount, currency, paid_amount, refunded_amount,"
-	" channel_txn_id IS NOT NULL, ctid"
+	" channel_txn_id IS NOT NULL"
 	" FROM paycons.orders WHERE order_id OPERATOR(pg_catalog.=) $1"
 	" FOR UPDATE",
-	1, {TEXTOID}, NULL
+	1, {TEXTOID},
+	CURSOR_OPT_GENERIC_PLAN, NULL
 };
 
 /* Step 2: the inbox row; no row returned if the key is stored already */
@@ -250,7 +183,8 @@ static PayconsPlan callbacks_insert = {
 	" ON CONFLICT (channel, channel_txn_id) DO NOTHING"
 	" RETURNING received_at",
 	12, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
-	JSONBOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID}, NULL
+	JSONBOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID},
+	CURSOR_OPT_GENERIC_PLAN, NULL
 };
 
 /*
@@ -259,7 +193,8 @@ static PayconsPlan callbacks_insert = {
  */
 static PayconsPlan callbacks_check_order = {
 	"SELECT xmin FROM paycons.orders WHERE order_id OPERATOR(pg_catalog.=) $1",
-	1, {TEXTOID}, NULL
+	1, {TEXTOID},
+	CURSOR_OPT_GENERIC_PLAN, NULL
 };
 
 /* The decision of an inbox row taken on a stale order, corrected */
@@ -268,7 +203,8 @@ static PayconsPlan callbacks_redecide = {
 	" applied_at = CASE WHEN $5 THEN pg_catalog.now() END"
 	" WHERE channel OPERATOR(pg_catalog.=) $1"
 	" AND channel_txn_id OPERATOR(pg_catalog.=) $2",
-	5, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID}, NULL
+	5, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID},
+	CURSOR_OPT_GENERIC_PLAN, NULL
 };
 
 /*
@@ -285,7 +221,8 @@ static PayconsPlan callbacks_update_order = {
 	" updated_at = pg_catalog.now()"
 	" WHERE order_id OPERATOR(pg_catalog.=) $1"
 	" AND ($7 IS NULL OR xmin OPERATOR(pg_catalog.=) $7)",
-	7, {TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, XIDOID}, NULL
+	7, {TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, XIDOID},
+	CURSOR_OPT_GENERIC_PLAN, NULL
 };
 
 static PayconsPlan callbacks_record_conflict = {
@@ -297,7 +234,8 @@ static PayconsPlan callbacks_record_conflict = {
 	" last_seen_at = pg_catalog.now(), payload = EXCLUDED.payload"
 	" RETURNING first_seen_at, attempts",
 	9, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
-	JSONBOID, TEXTOID}, NULL
+	JSONBOID, TEXTOID},
+	CURSOR_OPT_GENERIC_PLAN, NULL
 };
 
 static PayconsPlan callbacks_enqueue_refund = {
@@ -305,7 +243,8 @@ static PayconsPlan callbacks_enqueue_refund = {
 	" 'refund:' OPERATOR(pg_catalog.||) $2, NULL,"
 	" pg_catalog.jsonb_build_object('channel', $3, 'channel_txn_id', $2,"
 	" 'amount', $4, 'currency', $5, 'reason', $6))",
-	6, {TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID}, NULL
+	6, {TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID},
+	CURSOR_OPT_GENERIC_PLAN, NULL
 };
 
 static PayconsPlan callbacks_count_bad_signature = {
@@ -314,36 +253,9 @@ static PayconsPlan callbacks_count_bad_signature = {
 	" last_bad_signature_at = pg_catalog.now(),"
 	" last_bad_signature_reason = $2"
 	" WHERE channel OPERATOR(pg_catalog.=) $1",
-	2, {TEXTOID, TEXTOID}, NULL
+	2, {TEXTOID, TEXTOID},
+	CURSOR_OPT_GENERIC_PLAN, NULL
 };
-
-/*
- * Run one of our kept plans.  It is prepared here, generic, the first time
- * (and again if it went stale); PayconsExecPlan then finds it valid and
- * runs it.
- */
-static int
-callbacks_exec(PayconsPlan *p, Datum *values, const char *nulls, long tcount)
-{
-	if (p->plan != NULL && !SPI_plan_is_valid(p->plan))
-	{
-		SPI_freeplan(p->plan);
-		p->plan = NULL;
-	}
-	if (p->plan == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes,
-											  CURSOR_OPT_GENERIC_PLAN);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare_cursor failed for \"%s\": %s",
-				 p->sql, SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		p->plan = plan;
-	}
-	return PayconsExecPlan(p, values, nulls, false, tcount);
-}
 
 /* Does a text Datum equal a C string? */
 static bool
@@ -490,148 +402,6 @@ callbacks_check_args(FunctionCallInfo fcinfo, CallbackFacts *f)
 				 errhint("The source is \"callback\", \"query\" or \"statement\".")));
 }
 
-/* Add a state change to a decision */
-static void
-callbacks_step(CallbackDecision *d, OrderState to)
-{
-	Assert(d->nsteps < lengthof(d->steps));
-	d->steps[d->nsteps++] = to;
-	d->final_state = to;
-	d->write_order = true;
-}
-
-/* a + b, or an error (only possible with absurd amounts) */
-static int64
-callbacks_add(int64 a, int64 b, const char *order_id)
-{
-	int64		r;
-
-	if (pg_add_s64_overflow(a, b, &r))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("amount received for order \"%s\" is out of range",
-						order_id)));
-	return r;
-}
-
-/*
- * Decide what a first delivery does to an existing (locked) order.  Pure:
- * reads the facts and the order, fills the decision.
- */
-static void
-callbacks_decide(const CallbackFacts *f, const CallbackOrder *o,
-				 CallbackDecision *d)
-{
-	bool		same_currency = strcmp(f->currency, o->currency) == 0;
-
-	memset(d, 0, sizeof(*d));
-	d->has_state = true;
-	d->final_state = o->state;
-	d->paid_amount = o->paid_amount;
-	d->refunded_amount = o->refunded_amount;
-
-	if (!f->refund && f->success)
-	{
-		switch (o->state)
-		{
-			case OS_CREATED:
-			case OS_PAYING:
-			case OS_PAYMENT_FAILED:
-				if (f->amount != o->amount || !same_currency)
-				{
-					/*
-					 * No edge leads from here to needs_review without
-					 * passing through paid (or through closed and
-					 * refunding, which would tell consumers the order was
-					 * closed and a refund started): the state is kept and
-					 * the money is on record in the inbox row.
-					 */
-					d->outcome = "amount_mismatch";
-					break;
-				}
-				/* created and payment_failed reach paid through paying */
-				if (o->state != OS_PAYING)
-					callbacks_step(d, OS_PAYING);
-				callbacks_step(d, OS_PAID);
-				d->paid_amount = callbacks_add(o->paid_amount, f->amount,
-											   f->order_id);
-				d->set_payment = true;
-				d->outcome = "applied";
-				break;
-
-			case OS_CLOSED:
-			case OS_CANCELLED:
-				/* money after the order was given up: give it back */
-				callbacks_step(d, OS_REFUNDING);
-				if (same_currency)
-					d->paid_amount = callbacks_add(o->paid_amount, f->amount,
-												   f->order_id);
-				d->set_payment = !o->has_txn_id;
-				d->refund_reason = "late_payment";
-				d->outcome = "late_payment";
-				break;
-
-			default:
-				/* the order was paid already, by another transaction */
-				if (same_currency)
-				{
-					d->paid_amount = callbacks_add(o->paid_amount, f->amount,
-												   f->order_id);
-					d->write_order = true;
-				}
-				d->refund_reason = "duplicate_payment";
-				d->outcome = "duplicate_payment";
-				break;
-		}
-	}
-	else if (!f->refund)
-	{
-		/* a failure notice never downgrades */
-		if (o->state == OS_PAYING)
-		{
-			callbacks_step(d, OS_PAYMENT_FAILED);
-			d->outcome = "applied";
-		}
-		else
-			d->outcome = "ignored";
-	}
-	else if (f->success)
-	{
-		int64		refunded;
-
-		if (!same_currency)
-		{
-			d->outcome = "amount_mismatch";
-			if (OrderStateCanTransition(o->state, OS_NEEDS_REVIEW))
-				callbacks_step(d, OS_NEEDS_REVIEW);
-			return;
-		}
-		refunded = callbacks_add(o->refunded_amount, f->amount, f->order_id);
-		d->refunded_amount = refunded;
-		d->write_order = true;
-		if (refunded > o->paid_amount)
-		{
-			d->outcome = "over_refund";
-			if (OrderStateCanTransition(o->state, OS_NEEDS_REVIEW))
-				callbacks_step(d, OS_NEEDS_REVIEW);
-		}
-		else
-		{
-			d->outcome = "applied";
-			if (refunded == o->paid_amount)
-			{
-				if (o->state != OS_REFUNDING &&
-					OrderStateCanTransition(o->state, OS_REFUNDING))
-					callbacks_step(d, OS_REFUNDING);
-				if (d->final_state == OS_REFUNDING)
-					callbacks_step(d, OS_REFUNDED);
-			}
-		}
-	}
-	else
-		d->outcome = "refund_failed";
-}
-
 /*
  * Answer a delivery whose key is stored already: the stored answer if the
  * facts are the same (a replay), else "conflict", recorded.  tup/desc hold
@@ -639,7 +409,7 @@ callbacks_decide(const CallbackFacts *f, const CallbackOrder *o,
  */
 static void
 callbacks_answer_stored(const CallbackFacts *f, HeapTuple tup, TupleDesc desc,
-						int first, CallbackResult *r, MemoryContext upper)
+						int first, CallbackResult *r, MemoryContext caller)
 {
 	bool		isnull;
 	bool		same;
@@ -657,7 +427,7 @@ callbacks_answer_stored(const CallbackFacts *f, HeapTuple tup, TupleDesc desc,
 
 	if (same)
 	{
-		r->outcome = callbacks_text_col(tup, desc, first + ST_OUTCOME, upper);
+		r->outcome = callbacks_text_col(tup, desc, first + ST_OUTCOME, caller);
 		d = callbacks_col(tup, desc, first + ST_STATE, &isnull);
 		r->has_state = !isnull;
 		if (!isnull)
@@ -686,7 +456,7 @@ callbacks_answer_stored(const CallbackFacts *f, HeapTuple tup, TupleDesc desc,
 		else
 			nulls[7] = 'n';
 		values[8] = CStringGetTextDatum(f->source);
-		callbacks_exec(&callbacks_record_conflict, values, nulls, 0);
+		PayconsExecPlan(&callbacks_record_conflict, values, nulls, 0);
 		if (SPI_processed != 1)
 			elog(ERROR, "could not record the conflicting callback");
 
@@ -711,7 +481,7 @@ callbacks_refuse_signature(const CallbackFacts *f, const char *why,
 
 	values[0] = CStringGetTextDatum(f->channel);
 	values[1] = CStringGetTextDatum(why);
-	callbacks_exec(&callbacks_count_bad_signature, values, NULL, 0);
+	PayconsExecPlan(&callbacks_count_bad_signature, values, NULL, 0);
 
 	r->outcome = "bad_signature";
 	r->has_state = false;
@@ -734,9 +504,6 @@ callbacks_check_signature(const CallbackFacts *f, HeapTuple tup,
 	double		tolerance;
 
 	if (!DatumGetBool(callbacks_col(tup, desc, LK_REQUIRE, &isnull)))
-		return NULL;
-	/* statement lines are vouched for by the statement (owner only) */
-	if (strcmp(f->source, "statement") == 0)
 		return NULL;
 
 	secret = (bytea *) DatumGetPointer(callbacks_col(tup, desc, LK_SECRET,
@@ -773,41 +540,21 @@ callbacks_enqueue_refund_of(const CallbackFacts *f, const char *reason)
 	values[3] = Int64GetDatum(f->amount);
 	values[4] = CStringGetTextDatum(f->currency);
 	values[5] = CStringGetTextDatum(reason);
-	callbacks_exec(&callbacks_enqueue_refund, values, NULL, 0);
+	PayconsExecPlan(&callbacks_enqueue_refund, values, NULL, 0);
 }
 
 /*
- * Write the order's new state (or only its amounts).  With a valid
- * expect_xmin, only if the order is still that version: returns false if
- * it is not.  Without, the row must be there (it is locked by us).
- *
- * With tid (the version read, updated to the new one) the row is written
- * directly and the hub triggers' work done in line (order_write.c);
- * without, by an UPDATE through the triggers.
+ * Write the order's new state (or only its amounts) with an UPDATE through
+ * the order hub's triggers.  With a valid expect_xmin, only if the order is
+ * still that version: returns false if it is not.  Without, the row must
+ * be there (it is locked by us).
  */
 static bool
 callbacks_update_order_row(const CallbackFacts *f, const CallbackDecision *d,
-						   OrderState state, TransactionId expect_xmin,
-						   ItemPointer tid)
+						   OrderState state, TransactionId expect_xmin)
 {
 	Datum		values[7];
 	char		nulls[7] = {' ', ' ', ' ', ' ', 'n', 'n', 'n'};
-
-	if (tid != NULL)
-	{
-		PayconsOrderChange c;
-
-		c.state = state;
-		c.paid_amount = d->paid_amount;
-		c.refunded_amount = d->refunded_amount;
-		c.channel = d->set_payment ? f->channel : NULL;
-		c.txn_id = d->set_payment ? f->txn_id : NULL;
-		if (PayconsOrderWrite(f->order_id, tid, &c))
-			return true;
-		if (!TransactionIdIsValid(expect_xmin))
-			elog(ERROR, "locked order \"%s\" could not be updated", f->order_id);
-		return false;
-	}
 
 	values[0] = CStringGetTextDatum(f->order_id);
 	values[1] = CStringGetTextDatum(OrderStateName(state));
@@ -824,19 +571,28 @@ callbacks_update_order_row(const CallbackFacts *f, const CallbackDecision *d,
 		values[6] = TransactionIdGetDatum(expect_xmin);
 		nulls[6] = ' ';
 	}
-	if (callbacks_exec(&callbacks_update_order, values, nulls, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not update order \"%s\"", f->order_id);
+	if (PayconsExecPlan(&callbacks_update_order, values, nulls, 0) != SPI_OK_UPDATE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the update of order \"%s\" was rewritten by a rule on paycons.orders",
+						f->order_id),
+				 errhint("paycons cannot keep its guarantees with an INSTEAD rule on paycons.orders; drop the rule.")));
 	if (SPI_processed == 1)
 		return true;
 	if (!TransactionIdIsValid(expect_xmin))
-		elog(ERROR, "locked order \"%s\" could not be updated", f->order_id);
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("the locked order \"%s\" could not be updated", f->order_id),
+				 errdetail("An UPDATE of paycons.orders changed %llu rows; a trigger or rule on that table suppressed it.",
+						   (unsigned long long) SPI_processed),
+				 errhint("paycons cannot keep its guarantees when the change of an order is suppressed; remove that trigger or rule.")));
 	return false;
 }
 
 /*
  * Read the order columns of an SPI row from column "first" on (xmin,
- * state, amount, currency, paid_amount, refunded_amount, has_txn_id,
- * ctid); false if they are NULL (no order).
+ * state, amount, currency, paid_amount, refunded_amount, has_txn_id);
+ * false if they are NULL (no order).
  */
 static bool
 callbacks_read_order(HeapTuple tup, TupleDesc desc, int first,
@@ -854,244 +610,75 @@ callbacks_read_order(HeapTuple tup, TupleDesc desc, int first,
 	o->paid_amount = DatumGetInt64(callbacks_col(tup, desc, first + 4, &isnull));
 	o->refunded_amount = DatumGetInt64(callbacks_col(tup, desc, first + 5, &isnull));
 	o->has_txn_id = DatumGetBool(callbacks_col(tup, desc, first + 6, &isnull));
-	ItemPointerCopy((ItemPointer) DatumGetPointer(callbacks_col(tup, desc, first + 7, &isnull)),
-					&o->tid);
-	return true;
-}
-
-/* Decide for an order, or record an unknown one */
-static void
-callbacks_decide_or_unknown(const CallbackFacts *f, bool found,
-							const CallbackOrder *o, CallbackDecision *d)
-{
-	if (found)
-		callbacks_decide(f, o, d);
-	else
-	{
-		/* kept so that statement reconciliation can match it later */
-		memset(d, 0, sizeof(*d));
-		d->outcome = "unknown_order";
-		d->has_state = false;
-	}
-}
-
-/*
- * The inbox is written without SQL (PayconsDirectInsertUnique) when that
- * does what the INSERT ... ON CONFLICT DO NOTHING would: its only INSERT
- * trigger is the installed paycons_complete_refund, enabled, outside
- * replica mode, and the row is not one that trigger acts on (an applied
- * successful refund), which goes through SQL so that it fires.  What is
- * known of the table is forgotten on a relcache invalidation of it.
- */
-typedef enum InboxColumn
-{
-	IC_CHANNEL,
-	IC_TXN_ID,
-	IC_ORDER_ID,
-	IC_KIND,
-	IC_STATUS,
-	IC_AMOUNT,
-	IC_CURRENCY,
-	IC_PAYLOAD,
-	IC_OUTCOME,
-	IC_STATE,
-	IC_RECEIVED_AT,
-	IC_APPLIED_AT,
-	IC_SOURCE,
-	IC_NCOLS
-} InboxColumn;
-
-static const char *const inbox_colnames[IC_NCOLS] = {
-	"channel", "channel_txn_id", "order_id", "kind", "status", "amount",
-	"currency", "payload", "outcome", "state", "received_at", "applied_at",
-	"source"
-};
-
-static PayconsTable inbox_table = {
-	.relname = "callbacks", .ncols = IC_NCOLS, .colnames = inbox_colnames
-};
-
-/* May the inbox be written directly?  Derived when inbox_table is filled. */
-static bool inbox_direct_ok = false;
-
-/* Are rel's INSERT triggers only the installed paycons_complete_refund? */
-static bool
-inbox_triggers_are_ours(Relation rel)
-{
-	TriggerDesc *td = rel->trigdesc;
-
-	if (td == NULL)
-		return true;
-	for (int i = 0; i < td->numtriggers; i++)
-	{
-		const Trigger *t = &td->triggers[i];
-
-		if (!TRIGGER_FOR_INSERT(t->tgtype))
-			continue;
-		if (strcmp(t->tgname, "paycons_complete_refund") != 0 ||
-			t->tgenabled != TRIGGER_FIRES_ON_ORIGIN ||
-			get_func_namespace(t->tgfoid) != PayconsSchemaOid())
-			return false;
-	}
 	return true;
 }
 
 /*
  * Step 2: write the inbox row of this delivery with the decision d
- * ("applied": it changes the order or enqueues a refund).  Returns false,
- * having written nothing, if the key is stored already; otherwise true,
- * with *received_at set.
+ * ("applied": it changes the order or enqueues a refund), by INSERT ... ON
+ * CONFLICT DO NOTHING through the inbox's triggers.  Returns false, having
+ * written nothing, if the key is stored already; otherwise true, with
+ * *received_at set.
  */
 static bool
 callbacks_insert_inbox(const CallbackFacts *f, const CallbackDecision *d,
 					   bool applied, TimestampTz *received_at)
 {
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
-	Relation	rel;
-	Datum	   *values;
-	bool	   *isnull;
-	int			natts;
-	bool		inserted;
-	bool		fresh;
+	Datum		args[12];
+	char		nulls[12];
+	bool		null;
 
-	rel = PayconsTableOpen(&inbox_table, &fresh);
-	if (fresh)
-		inbox_direct_ok = inbox_triggers_are_ours(rel);
-
-	if (!inbox_direct_ok ||
-		SessionReplicationRole != SESSION_REPLICATION_ROLE_ORIGIN ||
-		(f->refund && f->success && strcmp(d->outcome, "applied") == 0))
-	{
-		Datum		args[12];
-		char		nulls[12];
-		bool		null;
-
-		table_close(rel, NoLock);
-		memset(nulls, ' ', sizeof(nulls));
-		args[0] = CStringGetTextDatum(f->channel);
-		args[1] = CStringGetTextDatum(f->txn_id);
-		args[2] = CStringGetTextDatum(f->order_id);
-		args[3] = CStringGetTextDatum(f->kind);
-		args[4] = CStringGetTextDatum(f->status);
-		args[5] = Int64GetDatum(f->amount);
-		args[6] = CStringGetTextDatum(f->currency);
-		if (f->payload != NULL)
-			args[7] = JsonbPGetDatum(f->payload);
-		else
-			nulls[7] = 'n';
-		args[8] = CStringGetTextDatum(d->outcome);
-		if (d->has_state)
-			args[9] = CStringGetTextDatum(OrderStateName(d->final_state));
-		else
-			nulls[9] = 'n';
-		args[10] = BoolGetDatum(applied);
-		args[11] = CStringGetTextDatum(f->source);
-		callbacks_exec(&callbacks_insert, args, nulls, 0);
-		if (SPI_processed == 0)
-			return false;
-		*received_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
-														 SPI_tuptable->tupdesc,
-														 1, &null));
-		return true;
-	}
-
-	natts = RelationGetDescr(rel)->natts;
-	values = palloc(sizeof(Datum) * natts);
-	isnull = palloc(sizeof(bool) * natts);
-	memset(isnull, true, sizeof(bool) * natts);
-
-#define IC_SET(col, datum) \
-	do { \
-		values[inbox_table.attnum[col] - 1] = (datum); \
-		isnull[inbox_table.attnum[col] - 1] = false; \
-	} while (0)
-
-	IC_SET(IC_CHANNEL, CStringGetTextDatum(f->channel));
-	IC_SET(IC_TXN_ID, CStringGetTextDatum(f->txn_id));
-	IC_SET(IC_ORDER_ID, CStringGetTextDatum(f->order_id));
-	IC_SET(IC_KIND, CStringGetTextDatum(f->kind));
-	IC_SET(IC_STATUS, CStringGetTextDatum(f->status));
-	IC_SET(IC_AMOUNT, Int64GetDatum(f->amount));
-	IC_SET(IC_CURRENCY, CStringGetTextDatum(f->currency));
+	memset(nulls, ' ', sizeof(nulls));
+	args[0] = CStringGetTextDatum(f->channel);
+	args[1] = CStringGetTextDatum(f->txn_id);
+	args[2] = CStringGetTextDatum(f->order_id);
+	args[3] = CStringGetTextDatum(f->kind);
+	args[4] = CStringGetTextDatum(f->status);
+	args[5] = Int64GetDatum(f->amount);
+	args[6] = CStringGetTextDatum(f->currency);
 	if (f->payload != NULL)
-		IC_SET(IC_PAYLOAD, JsonbPGetDatum(f->payload));
-	IC_SET(IC_OUTCOME, CStringGetTextDatum(d->outcome));
+		args[7] = JsonbPGetDatum(f->payload);
+	else
+		nulls[7] = 'n';
+	args[8] = CStringGetTextDatum(d->outcome);
 	if (d->has_state)
-		IC_SET(IC_STATE, OrderStateGetDatum(d->final_state));
-	IC_SET(IC_RECEIVED_AT, TimestampTzGetDatum(now));
-	if (applied)
-		IC_SET(IC_APPLIED_AT, TimestampTzGetDatum(now));
-	IC_SET(IC_SOURCE, CStringGetTextDatum(f->source));
-#undef IC_SET
-
-	inserted = PayconsDirectInsertUnique(rel, values, isnull);
-	table_close(rel, NoLock);
-	if (inserted)
-	{
-		CommandCounterIncrement();
-		*received_at = now;
-	}
-	return inserted;
+		args[9] = CStringGetTextDatum(OrderStateName(d->final_state));
+	else
+		nulls[9] = 'n';
+	args[10] = BoolGetDatum(applied);
+	args[11] = CStringGetTextDatum(f->source);
+	PayconsExecPlan(&callbacks_insert, args, nulls, 0);
+	if (SPI_processed == 0)
+		return false;
+	*received_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+													 SPI_tuptable->tupdesc,
+													 1, &null));
+	return true;
 }
 
 /*
- * The body of apply_callback, connected to SPI and running as the owner.
- * Strings placed in *r are allocated in "upper".
+ * Steps 2 to 4 for the first delivery of a key: the order as step 1 read it
+ * is in tup/desc from column LK_ORDER on (NULL columns: no order).
  */
 static void
-callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
+callbacks_first_delivery(const CallbackFacts *f, HeapTuple tup, TupleDesc desc,
+						 CallbackResult *r, MemoryContext caller)
 {
-	Datum		values[12];
-	HeapTuple	tup;
-	TupleDesc	desc;
+	Datum		values[5];
 	bool		isnull;
-	const char *why;
 	CallbackOrder order;
 	CallbackDecision d;
 	TransactionId xmin = InvalidTransactionId;
 	bool		found;
 	bool		want_update;
 	bool		still_valid;
-	bool		direct;
 	int			next_step = 0;
 
 	memset(&order, 0, sizeof(order));
 
-	/* 1. the channel, the stored delivery if any, else the order */
-	values[0] = CStringGetTextDatum(f->channel);
-	values[1] = CStringGetTextDatum(f->txn_id);
-	values[2] = CStringGetTextDatum(f->order_id);
-	callbacks_exec(&callbacks_lookup, values, NULL, 1);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_PAYCONS_UNKNOWN_CHANNEL),
-				 errmsg("payment channel \"%s\" is not registered", f->channel),
-				 errhint("Register it with paycons.set_channel().")));
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-
-	why = callbacks_check_signature(f, tup, desc);
-	if (why != NULL)
-	{
-		r->ack = callbacks_text_col(tup, desc, LK_NACK, upper);
-		callbacks_refuse_signature(f, why, r);
-		return;
-	}
-	r->ack = callbacks_text_col(tup, desc, LK_ACK, upper);
-
-	(void) callbacks_col(tup, desc, LK_STORED, &isnull);
-	if (!isnull)
-	{
-		callbacks_answer_stored(f, tup, desc, LK_STORED, r, upper);
-		return;
-	}
-
-	/* write the order without SQL if that does what the UPDATE would */
-	direct = PayconsOrderDirectOk();
-
 	/* decide on the order as read (optimistically: checked in step 3) */
 	found = callbacks_read_order(tup, desc, LK_ORDER, &order, &xmin);
-	callbacks_decide_or_unknown(f, found, &order, &d);
+	PayconsCallbackDecide(f, found, &order, &d);
 	want_update = d.nsteps > 0 || d.write_order;
 
 	/* 2. the inbox row: only the first delivery of this key writes it */
@@ -1105,12 +692,12 @@ callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 		 */
 		values[0] = CStringGetTextDatum(f->channel);
 		values[1] = CStringGetTextDatum(f->txn_id);
-		callbacks_exec(&callbacks_select, values, NULL, 1);
+		PayconsExecPlan(&callbacks_select, values, NULL, 1);
 		if (SPI_processed != 1)
 			elog(ERROR, "callback \"%s\" of channel \"%s\" conflicted on insert but cannot be read",
 				 f->txn_id, f->channel);
 		callbacks_answer_stored(f, SPI_tuptable->vals[0],
-								SPI_tuptable->tupdesc, 1, r, upper);
+								SPI_tuptable->tupdesc, 1, r, caller);
 		return;
 	}
 	r->has_first_seen = true;
@@ -1119,13 +706,13 @@ callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 	if (want_update)
 		still_valid = callbacks_update_order_row(f, &d,
 												 d.nsteps > 0 ? d.steps[0] : order.state,
-												 xmin, direct ? &order.tid : NULL);
+												 xmin);
 	else
 	{
 		TransactionId now_xmin = InvalidTransactionId;
 
 		values[0] = CStringGetTextDatum(f->order_id);
-		callbacks_exec(&callbacks_check_order, values, NULL, 1);
+		PayconsExecPlan(&callbacks_check_order, values, NULL, 1);
 		if (SPI_processed == 1)
 			now_xmin = DatumGetTransactionId(callbacks_col(SPI_tuptable->vals[0],
 														   SPI_tuptable->tupdesc,
@@ -1145,11 +732,11 @@ callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 		 * again on what it is now, and correct the inbox row.
 		 */
 		values[0] = CStringGetTextDatum(f->order_id);
-		callbacks_exec(&callbacks_lock_order, values, NULL, 1);
+		PayconsExecPlan(&callbacks_lock_order, values, NULL, 1);
 		found = SPI_processed == 1 &&
 			callbacks_read_order(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 								 1, &order, &xmin);
-		callbacks_decide_or_unknown(f, found, &order, &d);
+		PayconsCallbackDecide(f, found, &order, &d);
 
 		values[0] = CStringGetTextDatum(f->channel);
 		values[1] = CStringGetTextDatum(f->txn_id);
@@ -1158,22 +745,19 @@ callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 			CStringGetTextDatum(OrderStateName(d.final_state)) : (Datum) 0;
 		values[4] = BoolGetDatum(d.nsteps > 0 || d.write_order ||
 								 d.refund_reason != NULL);
-		callbacks_exec(&callbacks_redecide, values,
-					   d.has_state ? NULL : "   n ", 0);
+		PayconsExecPlan(&callbacks_redecide, values,
+						d.has_state ? NULL : "   n ", 0);
 		if (SPI_processed != 1)
 			elog(ERROR, "could not correct callback \"%s\" of channel \"%s\"",
 				 f->txn_id, f->channel);
 
 		if (d.nsteps == 0 && d.write_order)
-			callbacks_update_order_row(f, &d, order.state,
-									   InvalidTransactionId,
-									   direct ? &order.tid : NULL);
+			callbacks_update_order_row(f, &d, order.state, InvalidTransactionId);
 	}
 
 	/* 4. the remaining state changes: each one legal edge, recorded */
 	for (int i = next_step; i < d.nsteps; i++)
-		callbacks_update_order_row(f, &d, d.steps[i], InvalidTransactionId,
-								   direct ? &order.tid : NULL);
+		callbacks_update_order_row(f, &d, d.steps[i], InvalidTransactionId);
 
 	if (d.refund_reason != NULL)
 		callbacks_enqueue_refund_of(f, d.refund_reason);
@@ -1182,6 +766,88 @@ callbacks_apply(const CallbackFacts *f, CallbackResult *r, MemoryContext upper)
 	r->has_state = d.has_state;
 	r->state = d.final_state;
 	r->duplicate = false;
+}
+
+/* Work of PayconsApplyCallback */
+typedef struct CallbacksWork
+{
+	const CallbackFacts *f;
+	bool		verify_signature;
+	CallbackResult *r;
+} CallbacksWork;
+
+/*
+ * The body of apply_callback, connected to SPI and running as the owner.
+ * Strings placed in *r are allocated in "caller".
+ */
+static void
+callbacks_apply_work(void *arg, MemoryContext caller)
+{
+	CallbacksWork *w = (CallbacksWork *) arg;
+	const CallbackFacts *f = w->f;
+	CallbackResult *r = w->r;
+	Datum		values[3];
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+
+	/* 1. the channel, the stored delivery if any, else the order */
+	values[0] = CStringGetTextDatum(f->channel);
+	values[1] = CStringGetTextDatum(f->txn_id);
+	values[2] = CStringGetTextDatum(f->order_id);
+	PayconsExecPlan(&callbacks_lookup, values, NULL, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PAYCONS_UNKNOWN_CHANNEL),
+				 errmsg("payment channel \"%s\" is not registered", f->channel),
+				 errhint("Register it with paycons.set_channel().")));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+
+	if (w->verify_signature)
+	{
+		const char *why = callbacks_check_signature(f, tup, desc);
+
+		if (why != NULL)
+		{
+			r->ack = callbacks_text_col(tup, desc, LK_NACK, caller);
+			callbacks_refuse_signature(f, why, r);
+			return;
+		}
+	}
+	r->ack = callbacks_text_col(tup, desc, LK_ACK, caller);
+
+	(void) callbacks_col(tup, desc, LK_STORED, &isnull);
+	if (!isnull)
+		callbacks_answer_stored(f, tup, desc, LK_STORED, r, caller);
+	else
+		callbacks_first_delivery(f, tup, desc, r, caller);
+}
+
+/*
+ * Apply the checked facts of one delivery (see callbacks.h).  The protocol
+ * depends on READ COMMITTED (see the file header).
+ */
+void
+PayconsApplyCallback(const CallbackFacts *f, bool verify_signature,
+					 CallbackResult *r)
+{
+	CallbacksWork w;
+
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_PAYCONS_CALLBACK_ISOLATION),
+				 errmsg("paycons.apply_callback() must run at isolation level READ COMMITTED"),
+				 errdetail("The current transaction uses %s.",
+						   IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
+				 errhint("Run the callback in its own READ COMMITTED transaction; it makes concurrent deliveries safe by itself.")));
+
+	memset(r, 0, sizeof(*r));
+	w.f = f;
+	w.verify_signature = verify_signature;
+	w.r = r;
+	PayconsAsOwner(psprintf("%s %s %s", f->source, f->channel, f->txn_id),
+				   callbacks_apply_work, &w);
 }
 
 /* The blessed result descriptor, cached for the life of the call site */
@@ -1216,8 +882,6 @@ callbacks_result_desc(FunctionCallInfo fcinfo)
 Datum
 paycons_apply_callback(PG_FUNCTION_ARGS)
 {
-	MemoryContext upper = CurrentMemoryContext;
-	PayconsOwnerState owner;
 	CallbackFacts f;
 	CallbackResult r;
 	TupleDesc	desc;
@@ -1227,28 +891,8 @@ paycons_apply_callback(PG_FUNCTION_ARGS)
 	callbacks_check_args(fcinfo, &f);
 	desc = callbacks_result_desc(fcinfo);
 
-	if (IsolationUsesXactSnapshot())
-		ereport(ERROR,
-				(errcode(ERRCODE_PAYCONS_CALLBACK_ISOLATION),
-				 errmsg("paycons.apply_callback() must run at isolation level READ COMMITTED"),
-				 errdetail("The current transaction uses %s.",
-						   IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
-				 errhint("Run the callback in its own READ COMMITTED transaction; it makes concurrent deliveries safe by itself.")));
-
-	memset(&r, 0, sizeof(r));
-	PayconsBecomeOwner(&owner, psprintf("%s %s %s", f.source, f.channel, f.txn_id));
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		callbacks_apply(&f, &r, upper);
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		PayconsRestoreUser(&owner);
-	}
-	PG_END_TRY();
+	/* statement lines are vouched for by the statement (owner only) */
+	PayconsApplyCallback(&f, strcmp(f.source, "statement") != 0, &r);
 
 	values[0] = CStringGetTextDatum(r.outcome);
 	if (r.has_state)

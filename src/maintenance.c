@@ -15,10 +15,8 @@
  *		paycons.refund_stuck_after, with backoff likewise;
  *	 5. forget probes of orders that left the state they probed;
  *	 6. run due compensations (compensations.c);
- *	 7. paycons.outbox_maintain(), if the catalog has a function of that name
- *		(looked up at run time: the outbox owns it; called without arguments),
- *		last, because its partition rotation holds an exclusive lock until the
- *		pass commits.
+ *	 7. paycons.outbox_maintain(), last, because its partition rotation
+ *		holds an exclusive lock until the pass commits.
  * Each step handles at most paycons.batch_size items; each item runs in a
  * subtransaction, so one failure is counted and logged, and the pass goes
  * on.  Candidate rows come from the partial indexes orders_paying_deadline
@@ -44,7 +42,15 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "as_owner.h"
+#include "compensations.h"
+#include "maintenance.h"
 #include "paycons.h"
+#include "retry_policy.h"
+#include "shmem.h"
+#include "spi_plans.h"
+#include "stock.h"
+#include "subxact.h"
 
 PG_FUNCTION_INFO_V1(paycons_run_maintenance);
 
@@ -57,14 +63,14 @@ static PayconsPlan maint_close_candidates = {
 	" WHERE o.state OPERATOR(paycons.=) 'paying'::paycons.order_state"
 	" AND o.pay_deadline OPERATOR(pg_catalog.<=) $1"
 	" ORDER BY o.pay_deadline LIMIT $2 FOR UPDATE SKIP LOCKED",
-	2, {TIMESTAMPTZOID, INT4OID}, NULL
+	2, {TIMESTAMPTZOID, INT4OID}, 0, NULL
 };
 
 static PayconsPlan maint_close = {
 	"UPDATE paycons.orders SET state = 'closed', updated_at = pg_catalog.now()"
 	" WHERE order_id OPERATOR(pg_catalog.=) $1"
 	" AND state OPERATOR(paycons.=) 'paying'::paycons.order_state",
-	1, {TEXTOID}, NULL
+	1, {TEXTOID}, 0, NULL
 };
 
 static PayconsPlan maint_query_candidates = {
@@ -75,7 +81,7 @@ static PayconsPlan maint_query_candidates = {
 	" AND o.pay_deadline OPERATOR(pg_catalog.<=) pg_catalog.now()"
 	" AND (p.next_at IS NULL OR p.next_at OPERATOR(pg_catalog.<=) pg_catalog.now())"
 	" ORDER BY o.pay_deadline LIMIT $1",
-	1, {INT4OID}, NULL
+	1, {INT4OID}, 0, NULL
 };
 
 static PayconsPlan maint_refund_candidates = {
@@ -86,7 +92,7 @@ static PayconsPlan maint_refund_candidates = {
 	" AND o.state_changed_at OPERATOR(pg_catalog.<=) $1"
 	" AND (p.next_at IS NULL OR p.next_at OPERATOR(pg_catalog.<=) pg_catalog.now())"
 	" ORDER BY o.state_changed_at LIMIT $2",
-	2, {TIMESTAMPTZOID, INT4OID}, NULL
+	2, {TIMESTAMPTZOID, INT4OID}, 0, NULL
 };
 
 static PayconsPlan maint_emit_payment_query = {
@@ -95,7 +101,7 @@ static PayconsPlan maint_emit_payment_query = {
 	" 'channel_txn_id', o.channel_txn_id, 'amount', o.amount, 'currency', o.currency,"
 	" 'pay_deadline', o.pay_deadline, 'attempt', $2))"
 	" FROM paycons.orders o WHERE o.order_id OPERATOR(pg_catalog.=) $1",
-	2, {TEXTOID, INT4OID}, NULL
+	2, {TEXTOID, INT4OID}, 0, NULL
 };
 
 static PayconsPlan maint_emit_refund_query = {
@@ -105,7 +111,7 @@ static PayconsPlan maint_emit_refund_query = {
 	" 'refunded_amount', o.refunded_amount, 'currency', o.currency,"
 	" 'refunding_since', o.state_changed_at, 'attempt', $2))"
 	" FROM paycons.orders o WHERE o.order_id OPERATOR(pg_catalog.=) $1",
-	2, {TEXTOID, INT4OID}, NULL
+	2, {TEXTOID, INT4OID}, 0, NULL
 };
 
 static PayconsPlan maint_probe_upsert = {
@@ -114,25 +120,30 @@ static PayconsPlan maint_probe_upsert = {
 	"         pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => $4))"
 	" ON CONFLICT (order_id, kind) DO UPDATE SET attempts = EXCLUDED.attempts,"
 	" last_sent_at = EXCLUDED.last_sent_at, next_at = EXCLUDED.next_at",
-	4, {TEXTOID, TEXTOID, INT4OID, FLOAT8OID}, NULL
+	4, {TEXTOID, TEXTOID, INT4OID, FLOAT8OID}, 0, NULL
 };
 
 static PayconsPlan maint_probe_forget = {
 	"DELETE FROM paycons.order_probes p"
 	" WHERE NOT EXISTS (SELECT 1 FROM paycons.orders o"
 	"   WHERE o.order_id OPERATOR(pg_catalog.=) p.order_id"
-	"   AND o.state OPERATOR(paycons.=) CASE p.kind WHEN 'payment.query'"
-	"     THEN 'paying'::paycons.order_state ELSE 'refunding'::paycons.order_state END)",
-	0, {InvalidOid}, NULL
+	"   AND o.state OPERATOR(paycons.=) (CASE WHEN p.kind OPERATOR(pg_catalog.=) 'payment.query'"
+	"     THEN 'paying'::paycons.order_state ELSE 'refunding'::paycons.order_state END))",
+	0, {InvalidOid}, 0, NULL
+};
+
+static PayconsPlan maint_outbox_maintain = {
+	"SELECT paycons.outbox_maintain()::pg_catalog.text",
+	0, {InvalidOid}, 0, NULL
 };
 
 static PayconsPlan maint_stock_candidates = {
 	"SELECT s.order_id FROM paycons.stock_orders s"
 	" JOIN paycons.orders o ON o.order_id OPERATOR(pg_catalog.=) s.order_id"
 	" WHERE s.state OPERATOR(pg_catalog.=) 'reserved'"
-	" AND o.state::pg_catalog.text IN ('paid', 'fulfilling', 'shipped', 'completed')"
+	" AND o.state OPERATOR(paycons.=) ANY ('{paid,fulfilling,shipped,completed}'::paycons.order_state[])"
 	" LIMIT $1",
-	1, {INT4OID}, NULL
+	1, {INT4OID}, 0, NULL
 };
 
 /* One stuck order to probe */
@@ -152,24 +163,21 @@ typedef struct MaintClose
 } MaintClose;
 
 static void
-maint_close_item(void *arg)
+maint_close_work(void *arg, MemoryContext caller)
 {
 	MaintClose *c = (MaintClose *) arg;
-	PayconsOwnerState owner;
 	Datum		value = CStringGetTextDatum(c->order_id);
 
-	/* the reason recorded in order_history */
-	PayconsBecomeOwner(&owner, "paycons: no payment by pay_deadline + paycons.stuck_grace");
-	PG_TRY();
-	{
-		PayconsExecPlan(&maint_close, &value, NULL, false, 0);
-		c->closed = (SPI_processed == 1);
-	}
-	PG_FINALLY();
-	{
-		PayconsRestoreUser(&owner);
-	}
-	PG_END_TRY();
+	PayconsExecPlan(&maint_close, &value, NULL, 0);
+	c->closed = (SPI_processed == 1);
+}
+
+static void
+maint_close_item(void *arg)
+{
+	/* with the reason recorded in order_history */
+	PayconsAsOwner("paycons: no payment by pay_deadline + paycons.stuck_grace",
+				   maint_close_work, arg);
 }
 
 static void
@@ -182,11 +190,11 @@ maint_probe_item(void *arg)
 	values[1] = Int32GetDatum(p->attempt);
 	PayconsExecPlan(strcmp(p->kind, "payment.query") == 0 ?
 					&maint_emit_payment_query : &maint_emit_refund_query,
-					values, NULL, false, 0);
+					values, NULL, 0);
 	values[1] = CStringGetTextDatum(p->kind);
 	values[2] = Int32GetDatum(p->attempt);
 	values[3] = Float8GetDatum(p->delay);
-	PayconsExecPlan(&maint_probe_upsert, values, NULL, false, 0);
+	PayconsExecPlan(&maint_probe_upsert, values, NULL, 0);
 }
 
 /* Commit one paid order's stock (in a subtransaction) */
@@ -216,8 +224,7 @@ maint_outbox_item(void *arg)
 {
 	MaintOutbox *o = (MaintOutbox *) arg;
 
-	if (SPI_execute("SELECT pg_catalog.to_jsonb(paycons.outbox_maintain())::pg_catalog.text", false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not run paycons.outbox_maintain()");
+	PayconsExecPlan(&maint_outbox_maintain, NULL, NULL, 1);
 	if (SPI_processed == 1)
 	{
 		char	   *val = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
@@ -315,23 +322,12 @@ maint_send_probes(const char *kind, int64 *counts, PayconsCounter counter)
 	maint_item_end();
 }
 
-/* Step 7: call paycons.outbox_maintain() if it exists; its result as text */
+/* Step 7: call paycons.outbox_maintain(); its result as text */
 static char *
 maint_outbox(int64 *counts)
 {
 	ErrorData  *edata;
 	MaintOutbox o;
-	bool		isnull;
-
-	/* by name: its arguments, if any, have defaults */
-	if (SPI_execute("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_proc"
-					" WHERE proname OPERATOR(pg_catalog.=) 'outbox_maintain'"
-					" AND pronamespace OPERATOR(pg_catalog.=) 'paycons'::pg_catalog.regnamespace)",
-					true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up paycons.outbox_maintain()");
-	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-									1, &isnull)))
-		return NULL;
 
 	o.cxt = CurrentMemoryContext;
 	o.result = NULL;
@@ -372,7 +368,7 @@ maint_pass(int64 *counts)
 	/* 1. close what waited past the deadline and the grace */
 	values[0] = TimestampTzGetDatum(now - (int64) paycons_stuck_grace * USECS_PER_SEC);
 	values[1] = Int32GetDatum(batch);
-	PayconsExecPlan(&maint_close_candidates, values, NULL, false, 0);
+	PayconsExecPlan(&maint_close_candidates, values, NULL, 0);
 	ids = maint_collect(&n, NULL);
 	for (int i = 0; i < n; i++)
 	{
@@ -393,12 +389,12 @@ maint_pass(int64 *counts)
 
 	/* 2. ask the channel about overdue payments */
 	values[0] = Int32GetDatum(batch);
-	PayconsExecPlan(&maint_query_candidates, values, NULL, false, 0);
+	PayconsExecPlan(&maint_query_candidates, values, NULL, 0);
 	maint_send_probes("payment.query", counts, PCS_PAYMENT_QUERIES);
 
 	/* 3. stock of paid orders whose commit failed in the payment's trigger */
 	values[0] = Int32GetDatum(batch);
-	PayconsExecPlan(&maint_stock_candidates, values, NULL, false, 0);
+	PayconsExecPlan(&maint_stock_candidates, values, NULL, 0);
 	ids = maint_collect(&n, NULL);
 	for (int i = 0; i < n; i++)
 	{
@@ -420,11 +416,11 @@ maint_pass(int64 *counts)
 	/* 4. ask the channel about refunds that take too long */
 	values[0] = TimestampTzGetDatum(now - (int64) paycons_refund_stuck_after * USECS_PER_SEC);
 	values[1] = Int32GetDatum(batch);
-	PayconsExecPlan(&maint_refund_candidates, values, NULL, false, 0);
+	PayconsExecPlan(&maint_refund_candidates, values, NULL, 0);
 	maint_send_probes("refund.query", counts, PCS_REFUND_QUERIES);
 
 	/* 5. probes of orders that moved on */
-	PayconsExecPlan(&maint_probe_forget, NULL, NULL, false, 0);
+	PayconsExecPlan(&maint_probe_forget, NULL, NULL, 0);
 
 	/* 6. compensations */
 	PayconsRunCompensations(batch, counts);
@@ -446,14 +442,29 @@ maint_pass(int64 *counts)
  *	  "external_sent": n, "item_errors": n, "outbox_maintain": <its result or null>}
  * or {"ran": false, "reason": "..."} when another pass holds the lock.
  */
+/* Work of run_maintenance(): one pass; the outbox result in *result */
+typedef struct MaintRun
+{
+	int64	   *counts;
+	char	   *outbox;
+} MaintRun;
+
+static void
+maint_run_work(void *arg, MemoryContext caller)
+{
+	MaintRun   *r = (MaintRun *) arg;
+	char	   *o = maint_pass(r->counts);
+
+	if (o)
+		r->outbox = MemoryContextStrdup(caller, o);
+}
+
 Datum
 paycons_run_maintenance(PG_FUNCTION_ARGS)
 {
-	PayconsOwnerState owner;
 	int64		counts[PCS_NUM_COUNTERS] = {0};
 	StringInfoData buf;
-	char	   *volatile outbox = NULL;
-	MemoryContext upper = CurrentMemoryContext;
+	MaintRun	run;
 
 	initStringInfo(&buf);
 	if (!DatumGetBool(DirectFunctionCall2(pg_try_advisory_xact_lock_int4,
@@ -466,23 +477,9 @@ paycons_run_maintenance(PG_FUNCTION_ARGS)
 		PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 	}
 
-	PayconsBecomeOwner(&owner, "paycons maintenance");
-	PG_TRY();
-	{
-		char	   *o;
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		o = maint_pass(counts);
-		if (o)
-			outbox = MemoryContextStrdup(upper, o);
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		PayconsRestoreUser(&owner);
-	}
-	PG_END_TRY();
+	run.counts = counts;
+	run.outbox = NULL;
+	PayconsAsOwner("paycons maintenance", maint_run_work, &run);
 
 	counts[PCS_PASSES] = 1;
 	PayconsStatsAdd(counts);
@@ -497,7 +494,7 @@ paycons_run_maintenance(PG_FUNCTION_ARGS)
 	maint_json_count(&buf, "compensations_dead", counts[PCS_COMP_DEAD]);
 	maint_json_count(&buf, "external_sent", counts[PCS_EXTERNAL_SENT]);
 	maint_json_count(&buf, "item_errors", counts[PCS_ITEM_ERRORS]);
-	appendStringInfo(&buf, ", \"outbox_maintain\": %s}", outbox ? outbox : "null");
+	appendStringInfo(&buf, ", \"outbox_maintain\": %s}", run.outbox ? run.outbox : "null");
 
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }

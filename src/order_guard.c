@@ -35,156 +35,18 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
-#include "access/table.h"
 #include "access/xact.h"
-#include "commands/sequence.h"
 #include "utils/builtins.h"
-#include "utils/inval.h"
-#include "utils/xid8.h"
-#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
-#include "paycons.h"
+#include "errcodes.h"
+#include "order_history.h"
+#include "order_state.h"
 
 PG_FUNCTION_INFO_V1(paycons_order_guard);
-
-/*
- * order_history is written with a direct insert (direct_insert.c), not SQL:
- * the AFTER trigger runs for every state change, on the hot path of
- * apply_callback.  Its relation, sequence and column numbers are looked up
- * once and forgotten on any relcache invalidation of them; the qualified
- * name of the last guarded table is kept the same way.
- */
-typedef enum HistoryColumn
-{
-	HC_ID,
-	HC_ORDER_ID,
-	HC_TABLE_NAME,
-	HC_FROM_STATE,
-	HC_TO_STATE,
-	HC_AT,
-	HC_REASON,
-	HC_ACTOR,
-	HC_TXID,
-	HC_NCOLS
-} HistoryColumn;
-
-static const char *const history_colnames[HC_NCOLS] = {
-	"id", "order_id", "table_name", "from_state", "to_state", "at",
-	"reason", "actor", "txid"
-};
-
-typedef struct HistoryCache
-{
-	bool		valid;
-	Oid			relid;			/* paycons.order_history */
-	Oid			seqid;			/* paycons.order_history_id_seq */
-	AttrNumber	attnum[HC_NCOLS];
-	Oid			guarded_relid;	/* the table whose name is cached below */
-	char		guarded_name[2 * NAMEDATALEN + 8];
-} HistoryCache;
-
-static HistoryCache history_cache;
-static bool history_callback_registered = false;
-
-static void
-history_relcache_inval(Datum arg, Oid relid)
-{
-	if (!OidIsValid(relid) || relid == history_cache.relid ||
-		relid == history_cache.seqid)
-		history_cache.valid = false;
-	if (!OidIsValid(relid) || relid == history_cache.guarded_relid)
-		history_cache.guarded_relid = InvalidOid;
-}
-
-/* The schema-qualified name of a guarded table, as history records it */
-static const char *
-history_table_name(Relation rel)
-{
-	if (history_cache.guarded_relid != RelationGetRelid(rel))
-	{
-		char	   *name;
-
-		name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-										  RelationGetRelationName(rel));
-		strlcpy(history_cache.guarded_name, name,
-				sizeof(history_cache.guarded_name));
-		history_cache.guarded_relid = RelationGetRelid(rel);
-	}
-	return history_cache.guarded_name;
-}
-
-/*
- * Write one order_history row for a change of a row of rel (from is NULL
- * for a new row).  Also called by the order hub's direct state change
- * (order_write.c), which does what the AFTER trigger would.
- */
-void
-PayconsWriteHistory(Relation rel, const char *key, const OrderState *from,
-					OrderState to)
-{
-	const char *reason = PayconsReason();
-	const char *table_name;
-	Relation	hist;
-	Datum	   *values;
-	bool	   *isnull;
-	int			natts;
-
-	if (!history_callback_registered)
-	{
-		CacheRegisterRelcacheCallback(history_relcache_inval, (Datum) 0);
-		history_callback_registered = true;
-	}
-	table_name = history_table_name(rel);
-	if (!history_cache.valid)
-	{
-		Oid			nsp = PayconsSchemaOid();
-
-		history_cache.relid = get_relname_relid("order_history", nsp);
-		history_cache.seqid = get_relname_relid("order_history_id_seq", nsp);
-		if (!OidIsValid(history_cache.relid) || !OidIsValid(history_cache.seqid))
-			elog(ERROR, "paycons.order_history or its sequence does not exist");
-	}
-
-	hist = table_open(history_cache.relid, RowExclusiveLock);
-	if (!history_cache.valid)
-	{
-		PayconsColumnAttnums(hist, history_colnames, HC_NCOLS,
-							 history_cache.attnum);
-		history_cache.valid = true;
-	}
-
-	natts = RelationGetDescr(hist)->natts;
-	values = palloc(sizeof(Datum) * natts);
-	isnull = palloc(sizeof(bool) * natts);
-	memset(isnull, true, sizeof(bool) * natts);
-
-#define HC_SET(col, datum) \
-	do { \
-		values[history_cache.attnum[col] - 1] = (datum); \
-		isnull[history_cache.attnum[col] - 1] = false; \
-	} while (0)
-
-	HC_SET(HC_ID, Int64GetDatum(nextval_internal(history_cache.seqid, false)));
-	HC_SET(HC_ORDER_ID, CStringGetTextDatum(key));
-	HC_SET(HC_TABLE_NAME, CStringGetTextDatum(table_name));
-	if (from != NULL)
-		HC_SET(HC_FROM_STATE, OrderStateGetDatum(*from));
-	HC_SET(HC_TO_STATE, OrderStateGetDatum(to));
-	HC_SET(HC_AT, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
-	if (reason != NULL)
-		HC_SET(HC_REASON, CStringGetTextDatum(reason));
-	HC_SET(HC_ACTOR, CStringGetTextDatum(GetUserNameFromId(PayconsActor(), false)));
-	HC_SET(HC_TXID, FullTransactionIdGetDatum(GetTopFullTransactionId()));
-#undef HC_SET
-
-	PayconsDirectInsert(hist, values, isnull);
-	pfree(values);
-	pfree(isnull);
-	table_close(hist, NoLock);
-}
 
 /* Find a column by name; error if absent or, when typid is valid, of another type. */
 static int
@@ -212,8 +74,8 @@ guard_column(Relation rel, const char *colname, Oid typid, const char *trigname)
  * Refuse an illegal change of state from -> to of the row "key" (may be
  * NULL) of rel, with the error every path reports.
  */
-void
-PayconsCheckTransition(Relation rel, const char *key, OrderState from,
+static void
+guard_check_transition(Relation rel, const char *key, OrderState from,
 					   OrderState to)
 {
 	if (!OrderStateCanTransition(from, to))
@@ -325,7 +187,7 @@ paycons_order_guard(PG_FUNCTION_ARGS)
 			have_old = true;
 			if (oldstate == newstate)
 				return PointerGetDatum(before ? newtup : NULL); /* untouched */
-			PayconsCheckTransition(rel, key, oldstate, newstate);
+			guard_check_transition(rel, key, oldstate, newstate);
 		}
 	}
 

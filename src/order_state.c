@@ -25,7 +25,8 @@
 #include "utils/builtins.h"
 #include "utils/syscache.h"
 
-#include "paycons.h"
+#include "as_owner.h"
+#include "order_state.h"
 
 PG_FUNCTION_INFO_V1(order_state_in);
 PG_FUNCTION_INFO_V1(order_state_out);

@@ -40,15 +40,20 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-#include "paycons.h"
+#include "errcodes.h"
+#include "outbox.h"
 
 PG_FUNCTION_INFO_V1(paycons_outbox_trigger);
 
+/*
+ * Refuse a trigger created or called the wrong way.  As for any trigger
+ * function (tcn.c, moddatetime.c), that is a trigger protocol violation.
+ */
 static void
 outbox_trigger_misuse(const char *msg, Relation rel)
 {
 	ereport(ERROR,
-			(errcode(ERRCODE_PAYCONS_OUTBOX_TRIGGER_MISUSE),
+			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 			 errmsg("paycons.outbox_trigger() %s", msg),
 			 rel ? errdetail("Trigger on table \"%s\".", RelationGetRelationName(rel)) : 0,
 			 errhint("Use CREATE TRIGGER ... AFTER INSERT OR UPDATE OR DELETE ON t FOR EACH ROW EXECUTE FUNCTION paycons.outbox_trigger('aggregate type', 'key column' [, 'event type' [, 'column', ...]]).")));
@@ -138,11 +143,10 @@ outbox_event_type(const char *pattern, const char *aggregate_type,
 /*
  * The event of one row change, for a trigger with arguments args[0..nargs):
  * op is "created" (newtup only), "updated" (both) or "deleted" (oldtup
- * only).  Called by paycons.outbox_trigger() and by the order hub's direct
- * state change (order_write.c) with the arguments of the hub's trigger.
+ * only).
  */
-void
-OutboxRowEvent(Relation rel, int nargs, char **args, const char *op,
+static void
+outbox_row_event(Relation rel, int nargs, char **args, const char *op,
 			   HeapTuple oldtup, HeapTuple newtup)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
@@ -238,7 +242,7 @@ OutboxRowEvent(Relation rel, int nargs, char **args, const char *op,
 		subtuple = heap_form_tuple(subdesc, values, nulls);
 		payload = outbox_row_to_jsonb(HeapTupleGetDatum(subtuple), RECORDOID);
 	}
-	OutboxCheckSize(payload);
+	OutboxCheckSize(payload, NULL);
 
 	OutboxWrite(aggregate_type, aggregate_id, event_type, payload, NULL,
 				GetCurrentTransactionStartTimestamp());
@@ -265,13 +269,13 @@ paycons_outbox_trigger(PG_FUNCTION_ARGS)
 
 	trigger = trigdata->tg_trigger;
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-		OutboxRowEvent(rel, trigger->tgnargs, trigger->tgargs, "created",
+		outbox_row_event(rel, trigger->tgnargs, trigger->tgargs, "created",
 					   NULL, trigdata->tg_trigtuple);
 	else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-		OutboxRowEvent(rel, trigger->tgnargs, trigger->tgargs, "updated",
+		outbox_row_event(rel, trigger->tgnargs, trigger->tgargs, "updated",
 					   trigdata->tg_trigtuple, trigdata->tg_newtuple);
 	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
-		OutboxRowEvent(rel, trigger->tgnargs, trigger->tgargs, "deleted",
+		outbox_row_event(rel, trigger->tgnargs, trigger->tgargs, "deleted",
 					   trigdata->tg_trigtuple, NULL);
 	else
 		outbox_trigger_misuse("must be fired by INSERT, UPDATE or DELETE", rel);

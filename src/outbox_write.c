@@ -5,14 +5,10 @@
  *	  emit()), paycons.emit, the per-transaction NOTIFY and the optional
  *	  logical decoding message for CDC pipelines.
  *
- * An event is inserted straight into the current rotating partition
- * (paycons.outbox_<slot>) with the executor's simple-insert path, the way
- * logical replication's apply worker inserts rows: no SQL is parsed,
- * planned or started per event, which is what keeps the trigger cheap.
- * Index maintenance, the CHECK constraint and the partition constraint are
- * applied as for any INSERT.  No privilege is checked: the caller either is
- * a trigger on a table the user may write, or emit(), which the user may
- * EXECUTE.
+ * An event is written by an ordinary INSERT into paycons.outbox (a kept
+ * SPI plan, run as the extension owner), routed to the current rotating
+ * partition by its slot column: triggers, rules, constraints and defaults
+ * that the DBA added to the outbox apply to it as to any INSERT.
  *
  * The current slot is read from paycons.outbox_slot_seq, which
  * paycons.outbox_maintain() advances when it rotates the partitions.  A
@@ -27,149 +23,84 @@
  */
 #include "postgres.h"
 
-#include "access/table.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
-#include "commands/sequence.h"
-#include "executor/executor.h"
-#include "executor/tuptable.h"
 #include "lib/stringinfo.h"
-#include "nodes/makefuncs.h"
 #include "replication/message.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
-#include "utils/inval.h"
 #include "utils/json.h"
-#include "utils/lsyscache.h"
-#include "utils/rel.h"
 
+#include "as_owner.h"
+#include "outbox.h"
 #include "paycons.h"
+#include "spi_plans.h"
+#include "validate.h"
 
 PG_FUNCTION_INFO_V1(paycons_emit);
 
-/* GUCs, defined in paycons.c */
-bool		paycons_outbox_cdc = false;
-bool		paycons_outbox_notify = true;
-int			paycons_outbox_rotate_interval = 10000;
-
-/* The columns of paycons.outbox, in the order of outbox_colnames[] */
-typedef enum OutboxColumn
-{
-	OBX_ID,
-	OBX_AGGREGATE_TYPE,
-	OBX_AGGREGATE_ID,
-	OBX_EVENT_TYPE,
-	OBX_PAYLOAD,
-	OBX_HEADERS,
-	OBX_CREATED_AT,
-	OBX_AVAILABLE_AT,
-	OBX_STATUS,
-	OBX_ATTEMPTS,
-	OBX_SLOT,
-	OBX_NCOLS
-} OutboxColumn;
-
-static const char *const outbox_colnames[OBX_NCOLS] = {
-	"id", "aggregate_type", "aggregate_id", "event_type", "payload",
-	"headers", "created_at", "available_at", "status", "attempts", "slot"
+/*
+ * The insert of one event.  The slot (the current rotating partition) is
+ * passed by the caller; the id comes from the column's default, drawn when
+ * the statement runs, after the caller has taken its transaction id.
+ */
+static PayconsPlan outbox_insert = {
+	"INSERT INTO paycons.outbox (aggregate_type, aggregate_id, event_type,"
+	" payload, headers, created_at, available_at, slot)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+	8, {TEXTOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID, INT2OID},
+	CURSOR_OPT_GENERIC_PLAN, NULL
 };
 
-/*
- * OIDs of the outbox relations and the attribute numbers of the columns we
- * set, looked up once and forgotten on any relcache invalidation of them
- * (TRUNCATE of a partition, DROP EXTENSION).
- */
-typedef struct OutboxCache
-{
-	bool		valid;
-	Oid			id_seq;
-	Oid			slot_seq;
-	Oid			part[OUTBOX_NUM_SLOTS];
-	AttrNumber	attnum[OUTBOX_NUM_SLOTS][OBX_NCOLS];
-	bool		attnum_valid[OUTBOX_NUM_SLOTS];
-} OutboxCache;
+static PayconsPlan outbox_slot = {
+	"SELECT last_value FROM paycons.outbox_slot_seq",
+	0, {InvalidOid},
+	CURSOR_OPT_GENERIC_PLAN, NULL
+};
 
-static OutboxCache outbox_cache;
-static bool outbox_callback_registered = false;
+/* One event to write, and its id once written */
+typedef struct OutboxEvent
+{
+	Datum		values[8];
+	char		nulls[8];
+	int64		id;
+} OutboxEvent;
 
 static void
-outbox_relcache_inval(Datum arg, Oid relid)
+outbox_write_work(void *arg, MemoryContext caller)
 {
-	if (!outbox_cache.valid)
-		return;
-	if (!OidIsValid(relid) || relid == outbox_cache.id_seq ||
-		relid == outbox_cache.slot_seq)
-	{
-		outbox_cache.valid = false;
-		return;
-	}
-	for (int i = 0; i < OUTBOX_NUM_SLOTS; i++)
-		if (relid == outbox_cache.part[i])
-			outbox_cache.valid = false;
-}
+	OutboxEvent *e = (OutboxEvent *) arg;
+	bool		isnull;
+	int64		last;
 
-static void
-outbox_cache_fill(void)
-{
-	if (outbox_cache.valid)
-		return;
-	if (!outbox_callback_registered)
-	{
-		CacheRegisterRelcacheCallback(outbox_relcache_inval, (Datum) 0);
-		outbox_callback_registered = true;
-	}
-	memset(&outbox_cache, 0, sizeof(outbox_cache));
-	outbox_cache.id_seq = PayconsRelid("outbox_id_seq");
-	outbox_cache.slot_seq = PayconsRelid("outbox_slot_seq");
-	for (int i = 0; i < OUTBOX_NUM_SLOTS; i++)
-	{
-		char		name[NAMEDATALEN];
+	PayconsExecPlan(&outbox_slot, NULL, NULL, 1);
+	if (SPI_processed != 1)
+		elog(ERROR, "paycons.outbox_slot_seq cannot be read");
+	last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+	e->values[7] = Int16GetDatum((int16) (last % OUTBOX_NUM_SLOTS));
 
-		snprintf(name, sizeof(name), "outbox_%d", i);
-		outbox_cache.part[i] = PayconsRelid(name);
-	}
-	outbox_cache.valid = true;
-}
-
-/* Attribute numbers of our columns in partition rel (cached). */
-static AttrNumber *
-outbox_attnums(int slot, Relation rel)
-{
-	if (!outbox_cache.attnum_valid[slot])
-	{
-		PayconsColumnAttnums(rel, outbox_colnames, OBX_NCOLS,
-							 outbox_cache.attnum[slot]);
-		outbox_cache.attnum_valid[slot] = true;
-	}
-	return outbox_cache.attnum[slot];
-}
-
-/*
- * The current slot.  Reading the sequence needs SELECT on it, which only the
- * extension owner has, so the read is done as the owner.
- */
-static int
-outbox_current_slot(void)
-{
-	PayconsOwnerState owner;
-	volatile int64 last = 0;
-
-	PayconsBecomeOwner(&owner, NULL);
-	PG_TRY();
-	{
-		last = DatumGetInt64(DirectFunctionCall1(pg_sequence_last_value,
-												 ObjectIdGetDatum(outbox_cache.slot_seq)));
-	}
-	PG_FINALLY();
-	{
-		PayconsRestoreUser(&owner);
-	}
-	PG_END_TRY();
-
-	return (int) (last % OUTBOX_NUM_SLOTS);
+	/*
+	 * Take the transaction id before the event id is drawn: claims rely on
+	 * an event id drawn after their snapshot belonging to a transaction not
+	 * running at that snapshot (see the scan hint in outbox_consumer.c).
+	 */
+	(void) GetCurrentTransactionId();
+	PayconsExecPlan(&outbox_insert, e->values, e->nulls, 0);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("outbox event \"%s\" of %s \"%s\" was not written",
+						TextDatumGetCString(e->values[2]),
+						TextDatumGetCString(e->values[0]),
+						TextDatumGetCString(e->values[1])),
+				 errdetail("An INSERT into paycons.outbox wrote %llu rows; a rule or trigger on that table suppressed the row.",
+						   (unsigned long long) SPI_processed),
+				 errhint("Every event must reach the outbox: remove the rule or trigger that drops it.")));
+	e->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 1, &isnull));
 }
 
 /* Append the logical decoding message of one event (paycons.outbox_cdc). */
@@ -211,68 +142,33 @@ OutboxWrite(const char *aggregate_type, const char *aggregate_id,
 			const char *event_type, Jsonb *payload, Jsonb *headers,
 			TimestampTz available_at)
 {
-	int			slot;
-	int64		id;
-	Relation	rel;
-	AttrNumber *attnum;
-	Datum	   *values;
-	bool	   *isnull;
+	OutboxEvent e;
 
-	outbox_cache_fill();
-	slot = outbox_current_slot();
-
-	/*
-	 * Take the transaction id before drawing the event id: claims rely on
-	 * an event id drawn after their snapshot belonging to a transaction not
-	 * running at that snapshot (see the scan hint in outbox_consumer.c).
-	 */
-	(void) GetCurrentTransactionId();
-	id = nextval_internal(outbox_cache.id_seq, false);
-
-	rel = table_open(outbox_cache.part[slot], RowExclusiveLock);
-	attnum = outbox_attnums(slot, rel);
-
-	values = palloc(sizeof(Datum) * RelationGetDescr(rel)->natts);
-	isnull = palloc(sizeof(bool) * RelationGetDescr(rel)->natts);
-	memset(isnull, true, sizeof(bool) * RelationGetDescr(rel)->natts);
-
-#define OBX_SET(col, datum) \
-	do { \
-		values[attnum[col] - 1] = (datum); \
-		isnull[attnum[col] - 1] = false; \
-	} while (0)
-
-	OBX_SET(OBX_ID, Int64GetDatum(id));
-	OBX_SET(OBX_AGGREGATE_TYPE, CStringGetTextDatum(aggregate_type));
-	OBX_SET(OBX_AGGREGATE_ID, CStringGetTextDatum(aggregate_id));
-	OBX_SET(OBX_EVENT_TYPE, CStringGetTextDatum(event_type));
-	OBX_SET(OBX_PAYLOAD, JsonbPGetDatum(payload));
+	memset(e.nulls, ' ', sizeof(e.nulls));
+	e.values[0] = CStringGetTextDatum(aggregate_type);
+	e.values[1] = CStringGetTextDatum(aggregate_id);
+	e.values[2] = CStringGetTextDatum(event_type);
+	e.values[3] = JsonbPGetDatum(payload);
 	if (headers != NULL)
-		OBX_SET(OBX_HEADERS, JsonbPGetDatum(headers));
-	OBX_SET(OBX_CREATED_AT, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
-	OBX_SET(OBX_AVAILABLE_AT, TimestampTzGetDatum(available_at));
-	OBX_SET(OBX_STATUS, CStringGetTextDatum("pending"));
-	OBX_SET(OBX_ATTEMPTS, Int32GetDatum(0));
-	OBX_SET(OBX_SLOT, Int16GetDatum((int16) slot));
-#undef OBX_SET
-
-	PayconsDirectInsert(rel, values, isnull);
-	pfree(values);
-	pfree(isnull);
-	table_close(rel, NoLock);
+		e.values[4] = JsonbPGetDatum(headers);
+	else
+		e.nulls[4] = 'n';
+	e.values[5] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	e.values[6] = TimestampTzGetDatum(available_at);
+	PayconsAsOwner(NULL, outbox_write_work, &e);
 
 	if (paycons_outbox_cdc)
-		outbox_emit_cdc(id, aggregate_type, aggregate_id, event_type,
+		outbox_emit_cdc(e.id, aggregate_type, aggregate_id, event_type,
 						payload, headers);
 	if (paycons_outbox_notify)
 		Async_Notify("paycons_outbox", NULL);
 
-	return id;
+	return e.id;
 }
 
-/* Raise unless a JSON document is within the size limit. */
-static void
-outbox_check_size(Jsonb *payload, Jsonb *headers)
+/* Raise unless an event's JSON documents are within the size limit. */
+void
+OutboxCheckSize(Jsonb *payload, Jsonb *headers)
 {
 	Size		size = VARSIZE(payload) + (headers ? VARSIZE(headers) : 0);
 
@@ -330,7 +226,7 @@ paycons_emit(PG_FUNCTION_ARGS)
 							   JsonbToCString(NULL, &headers->root,
 											  VARSIZE(headers)))));
 	}
-	outbox_check_size(payload, headers);
+	OutboxCheckSize(payload, headers);
 
 	if (PG_ARGISNULL(5))
 		available_at = GetCurrentTransactionStartTimestamp();
@@ -347,9 +243,3 @@ paycons_emit(PG_FUNCTION_ARGS)
 								payload, headers, available_at));
 }
 
-/* Exposed for the trigger, which applies the same size limit. */
-void
-OutboxCheckSize(Jsonb *payload)
-{
-	outbox_check_size(payload, NULL);
-}

@@ -1,8 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * paycons.c
- *	  Module entry point: the module magic block, _PG_init, and the GUCs
- *	  that are not owned by one concern.
+ *	  Module entry point: the module magic block, _PG_init, and every
+ *	  paycons.* setting (definition and storage).
+ *
+ * paycons works without shared_preload_libraries (DESIGN D6): then there
+ * is no background worker and no shared memory, and the settings that only
+ * the worker reads at server start (paycons.database) are not defined at
+ * all -- a PGC_POSTMASTER setting cannot be created after startup.  Shared
+ * memory is requested and the worker registered only while the postmaster
+ * is processing shared_preload_libraries, as autoprewarm does.
  *
  * IDENTIFICATION
  *	  src/paycons.c
@@ -11,21 +18,38 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "paycons.h"
+#include "shmem.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
-/* paycons.reason: the reason recorded with hand-made state changes */
+bool		paycons_preloaded = false;
+
 char	   *paycons_reason_guc = NULL;
+
+bool		paycons_outbox_cdc = false;
+bool		paycons_outbox_notify = true;
+int			paycons_outbox_rotate_interval = 10000;
+
+char	   *paycons_database = NULL;
+int			paycons_naptime = 10000;
+bool		paycons_enabled = true;
+int			paycons_stuck_grace = 900;
+int			paycons_refund_stuck_after = 3600;
+int			paycons_batch_size = 1000;
 
 void		_PG_init(void);
 
 void
 _PG_init(void)
 {
+	/* order hub */
 	DefineCustomStringVariable("paycons.reason",
 							   "Reason recorded in paycons.order_history for state changes made outside the API.",
 							   "Set it with SET LOCAL before a manual UPDATE of an order's state.",
@@ -35,7 +59,7 @@ _PG_init(void)
 							   0,
 							   NULL, NULL, NULL);
 
-	/* --- outbox GUCs and init --- */
+	/* outbox */
 	DefineCustomBoolVariable("paycons.outbox_cdc",
 							 "Also write every outbox event to the WAL as a logical decoding message (prefix \"paycons\").",
 							 "For CDC pipelines (Debezium and the like) that read events from a logical replication slot.",
@@ -61,33 +85,7 @@ _PG_init(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
-	/* --- end outbox --- */
-
-	/* --- worker, maintenance and shared memory GUCs and init --- */
-	DefineCustomStringVariable("paycons.database",
-							   "Database the paycons background worker maintains.",
-							   "The worker connects to this one database; schedule run_maintenance() with pg_cron for others.",
-							   &paycons_database,
-							   "postgres",
-							   PGC_POSTMASTER,
-							   0,
-							   NULL, NULL, NULL);
-	DefineCustomIntVariable("paycons.naptime",
-							"Time between two maintenance passes of the background worker.",
-							NULL,
-							&paycons_naptime,
-							10000, 100, 3600 * 1000,
-							PGC_SIGHUP,
-							GUC_UNIT_MS,
-							NULL, NULL, NULL);
-	DefineCustomBoolVariable("paycons.enabled",
-							 "Whether the paycons background worker runs maintenance passes.",
-							 "When off the worker stays idle; run_maintenance() can still be called or scheduled.",
-							 &paycons_enabled,
-							 true,
-							 PGC_SIGHUP,
-							 0,
-							 NULL, NULL, NULL);
+	/* maintenance (run_maintenance(), with or without the worker) */
 	DefineCustomIntVariable("paycons.stuck_grace",
 							"Time after pay_deadline before a paying order without payment is closed.",
 							"Between pay_deadline and pay_deadline + stuck_grace the order is queried (payment.query events).",
@@ -113,13 +111,44 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
+	/* the background worker: reloadable settings */
+	DefineCustomIntVariable("paycons.naptime",
+							"Time between two maintenance passes of the background worker.",
+							NULL,
+							&paycons_naptime,
+							10000, 100, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomBoolVariable("paycons.enabled",
+							 "Whether the paycons background worker runs maintenance passes.",
+							 "When off the worker stays idle; run_maintenance() can still be called or scheduled.",
+							 &paycons_enabled,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	/*
+	 * Only at server start: the worker's database, its shared memory and
+	 * the worker itself.  Loaded later (CREATE EXTENSION, LOAD, the first
+	 * call of a paycons function in a server without preload), paycons
+	 * defines none of them and everything else works.
+	 */
 	if (process_shared_preload_libraries_in_progress)
 	{
-		PayconsStatsShmemInit();
+		paycons_preloaded = true;
+		DefineCustomStringVariable("paycons.database",
+								   "Database the paycons background worker maintains.",
+								   "The worker connects to this one database; schedule run_maintenance() with pg_cron for others.",
+								   &paycons_database,
+								   "postgres",
+								   PGC_POSTMASTER,
+								   0,
+								   NULL, NULL, NULL);
+		PayconsShmemInit();
 		PayconsWorkerRegister();
 	}
-
-	/* --- end worker --- */
 
 	MarkGUCPrefixReserved("paycons");
 }

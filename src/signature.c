@@ -30,7 +30,7 @@
 #include "datatype/timestamp.h"
 #include "utils/builtins.h"
 
-#include "paycons.h"
+#include "signature.h"
 
 PG_FUNCTION_INFO_V1(paycons_hmac_sha256);
 

@@ -1,12 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * spi_plans.c
- *	  Kept SPI plans and the conversion of an SPI result row into the
- *	  composite value a SQL function returns.
+ *	  Kept SPI plans, the one runner of them, and the conversion of an SPI
+ *	  result row into the composite value a SQL function returns.
  *
- * Plans are prepared on first use, kept with SPI_keepplan for the life of
- * the backend, and re-prepared if SPI_plan_is_valid says they went stale.
- * Values are always passed as $n parameters, never pasted into SQL text.
+ * Plans are prepared on first use with the plan's cursor options (generic
+ * for the probes of primary keys on the hot paths, where planning would
+ * cost more than running), kept with SPI_keepplan for the life of the
+ * backend, and re-prepared if SPI_plan_is_valid says they went stale, as
+ * ri_triggers.c does.  Values are always passed as $n parameters, never
+ * pasted into SQL text.
  *
  * IDENTIFICATION
  *	  src/spi_plans.c
@@ -18,11 +21,11 @@
 #include "access/htup_details.h"
 #include "funcapi.h"
 
-#include "paycons.h"
+#include "spi_plans.h"
 
-/* Prepare (or re-prepare) a plan; the caller must be connected to SPI. */
-static SPIPlanPtr
-spi_plans_get(PayconsPlan *p)
+/* The kept plan of p, prepared (again) if needed; SPI must be connected. */
+SPIPlanPtr
+PayconsPlanGet(PayconsPlan *p)
 {
 	if (p->plan != NULL && !SPI_plan_is_valid(p->plan))
 	{
@@ -31,29 +34,30 @@ spi_plans_get(PayconsPlan *p)
 	}
 	if (p->plan == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(p->sql, p->nargs, p->argtypes);
+		SPIPlanPtr	plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes,
+											  p->cursor_options);
 
 		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+			elog(ERROR, "SPI_prepare_cursor failed for \"%s\": %s",
 				 p->sql, SPI_result_code_string(SPI_result));
 		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
+			elog(ERROR, "SPI_keepplan failed for \"%s\"", p->sql);
 		p->plan = plan;
 	}
 	return p->plan;
 }
 
 /*
- * Run a kept plan; returns the SPI result code.  Any negative code is an
- * internal error (the SQL is ours), reported with elog.
+ * Run a kept plan (read-write, as the current snapshot rules of SPI say);
+ * returns the SPI result code.  Any negative code is an internal error (the
+ * SQL is ours), reported with elog.
  */
 int
-PayconsExecPlan(PayconsPlan *p, Datum *values, const char *nulls,
-				bool read_only, long tcount)
+PayconsExecPlan(PayconsPlan *p, Datum *values, const char *nulls, long tcount)
 {
 	int			rc;
 
-	rc = SPI_execute_plan(spi_plans_get(p), values, nulls, read_only, tcount);
+	rc = SPI_execute_plan(PayconsPlanGet(p), values, nulls, false, tcount);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s",
 			 p->sql, SPI_result_code_string(rc));
@@ -62,13 +66,15 @@ PayconsExecPlan(PayconsPlan *p, Datum *values, const char *nulls,
 
 /*
  * Return the first row of SPI_tuptable as this function's composite result.
- * The row is re-formed with the function's declared result descriptor in
- * the "upper" memory context (the one current before SPI_connect), so it
- * survives SPI_finish.  The SQL must select the columns of the result type
- * in order (RETURNING * of the table whose row type the function returns).
+ * Each column of the function's declared result type is taken from the SPI
+ * column of the same name (NULL if the SPI row has none; dropped columns
+ * are skipped), so the result follows the table's row type whatever ALTER
+ * TABLE did to it, and the order of the SELECT list does not matter.  The
+ * row is formed in the "caller" memory context (the one current before
+ * SPI_connect), so it survives SPI_finish.
  */
 Datum
-PayconsReturnRow(FunctionCallInfo fcinfo, MemoryContext upper)
+PayconsReturnRow(FunctionCallInfo fcinfo, MemoryContext caller)
 {
 	TupleDesc	spidesc = SPI_tuptable->tupdesc;
 	HeapTuple	spitup = SPI_tuptable->vals[0];
@@ -78,17 +84,31 @@ PayconsReturnRow(FunctionCallInfo fcinfo, MemoryContext upper)
 	bool	   *nulls;
 	HeapTuple	result;
 
-	oldcxt = MemoryContextSwitchTo(upper);
+	oldcxt = MemoryContextSwitchTo(caller);
 	if (get_call_result_type(fcinfo, NULL, &resdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "function returning a row called in a context that cannot accept it");
 	resdesc = BlessTupleDesc(resdesc);
-	if (resdesc->natts != spidesc->natts)
-		elog(ERROR, "result row has %d columns, expected %d",
-			 spidesc->natts, resdesc->natts);
 
 	values = palloc(sizeof(Datum) * resdesc->natts);
 	nulls = palloc(sizeof(bool) * resdesc->natts);
-	heap_deform_tuple(spitup, spidesc, values, nulls);
+	for (int i = 0; i < resdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(resdesc, i);
+		int			col;
+
+		values[i] = (Datum) 0;
+		nulls[i] = true;
+		if (att->attisdropped)
+			continue;
+		col = SPI_fnumber(spidesc, NameStr(att->attname));
+		if (col <= 0)
+			continue;
+		if (TupleDescAttr(spidesc, col - 1)->atttypid != att->atttypid)
+			elog(ERROR, "column \"%s\" of the result has type %u, expected %u",
+				 NameStr(att->attname),
+				 TupleDescAttr(spidesc, col - 1)->atttypid, att->atttypid);
+		values[i] = SPI_getbinval(spitup, spidesc, col, &nulls[i]);
+	}
 	result = heap_form_tuple(resdesc, values, nulls);
 	MemoryContextSwitchTo(oldcxt);
 

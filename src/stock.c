@@ -42,7 +42,14 @@
 #include "utils/jsonb.h"
 #include "utils/rel.h"
 
-#include "paycons.h"
+#include "as_owner.h"
+#include "compensations.h"
+#include "errcodes.h"
+#include "order_state.h"
+#include "spi_plans.h"
+#include "stock.h"
+#include "subxact.h"
+#include "validate.h"
 
 PG_FUNCTION_INFO_V1(paycons_add_stock);
 PG_FUNCTION_INFO_V1(paycons_reserve_stock);
@@ -60,7 +67,7 @@ static PayconsPlan stock_add = {
 	"INSERT INTO paycons.stock AS s (sku, on_hand) VALUES ($1, $2)"
 	" ON CONFLICT (sku) DO UPDATE SET on_hand = s.on_hand OPERATOR(pg_catalog.+) EXCLUDED.on_hand,"
 	" updated_at = pg_catalog.now() RETURNING *",
-	2, {TEXTOID, INT8OID}, NULL
+	2, {TEXTOID, INT8OID}, 0, NULL
 };
 
 static PayconsPlan stock_items = {
@@ -69,42 +76,42 @@ static PayconsPlan stock_items = {
 	" e OPERATOR(pg_catalog.->>) 'quantity',"
 	" pg_catalog.jsonb_typeof(e OPERATOR(pg_catalog.->) 'quantity')"
 	" FROM pg_catalog.jsonb_array_elements($1) AS t(e)",
-	1, {JSONBOID}, NULL
+	1, {JSONBOID}, 0, NULL
 };
 
 static PayconsPlan stock_order_lock = {
 	"SELECT state::pg_catalog.text FROM paycons.orders"
 	" WHERE order_id OPERATOR(pg_catalog.=) $1 FOR SHARE",
-	1, {TEXTOID}, NULL
+	1, {TEXTOID}, 0, NULL
 };
 
 static PayconsPlan stock_header_insert = {
 	"INSERT INTO paycons.stock_orders (order_id, state) VALUES ($1, $2)"
 	" ON CONFLICT (order_id) DO NOTHING RETURNING 1",
-	2, {TEXTOID, TEXTOID}, NULL
+	2, {TEXTOID, TEXTOID}, 0, NULL
 };
 
 static PayconsPlan stock_header_lock = {
 	"SELECT state FROM paycons.stock_orders WHERE order_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
-	1, {TEXTOID}, NULL
+	1, {TEXTOID}, 0, NULL
 };
 
 static PayconsPlan stock_header_probe = {
 	"SELECT 1 FROM paycons.stock_orders WHERE order_id OPERATOR(pg_catalog.=) $1"
 	" AND state OPERATOR(pg_catalog.=) 'reserved'",
-	1, {TEXTOID}, NULL
+	1, {TEXTOID}, 0, NULL
 };
 
 static PayconsPlan stock_header_set = {
 	"UPDATE paycons.stock_orders SET state = $2, updated_at = pg_catalog.now()"
 	" WHERE order_id OPERATOR(pg_catalog.=) $1",
-	2, {TEXTOID, TEXTOID}, NULL
+	2, {TEXTOID, TEXTOID}, 0, NULL
 };
 
 static PayconsPlan stock_lines = {
 	"SELECT sku, quantity FROM paycons.stock_reservations"
 	" WHERE order_id OPERATOR(pg_catalog.=) $1 ORDER BY sku COLLATE \"C\"",
-	1, {TEXTOID}, NULL
+	1, {TEXTOID}, 0, NULL
 };
 
 static PayconsPlan stock_reserve = {
@@ -112,32 +119,32 @@ static PayconsPlan stock_reserve = {
 	" updated_at = pg_catalog.now()"
 	" WHERE sku OPERATOR(pg_catalog.=) $1"
 	" AND on_hand OPERATOR(pg_catalog.-) reserved OPERATOR(pg_catalog.>=) $2",
-	2, {TEXTOID, INT8OID}, NULL
+	2, {TEXTOID, INT8OID}, 0, NULL
 };
 
 static PayconsPlan stock_available = {
 	"SELECT on_hand OPERATOR(pg_catalog.-) reserved FROM paycons.stock"
 	" WHERE sku OPERATOR(pg_catalog.=) $1",
-	1, {TEXTOID}, NULL
+	1, {TEXTOID}, 0, NULL
 };
 
 static PayconsPlan stock_line_insert = {
 	"INSERT INTO paycons.stock_reservations (order_id, sku, quantity) VALUES ($1, $2, $3)",
-	3, {TEXTOID, TEXTOID, INT8OID}, NULL
+	3, {TEXTOID, TEXTOID, INT8OID}, 0, NULL
 };
 
 static PayconsPlan stock_commit_line = {
 	"UPDATE paycons.stock SET on_hand = on_hand OPERATOR(pg_catalog.-) $2,"
 	" reserved = reserved OPERATOR(pg_catalog.-) $2, updated_at = pg_catalog.now()"
 	" WHERE sku OPERATOR(pg_catalog.=) $1",
-	2, {TEXTOID, INT8OID}, NULL
+	2, {TEXTOID, INT8OID}, 0, NULL
 };
 
 static PayconsPlan stock_release_line = {
 	"UPDATE paycons.stock SET reserved = reserved OPERATOR(pg_catalog.-) $2,"
 	" updated_at = pg_catalog.now()"
 	" WHERE sku OPERATOR(pg_catalog.=) $1",
-	2, {TEXTOID, INT8OID}, NULL
+	2, {TEXTOID, INT8OID}, 0, NULL
 };
 
 /* Sort lines by sku, bytewise: the lock order of every stock function */
@@ -200,7 +207,7 @@ stock_parse_items(Jsonb *items, int *nlines)
 				 errmsg("too many items: %d", n),
 				 errdetail("The maximum is %d lines per reservation.", PAYCONS_MAX_ITEMS)));
 
-	PayconsExecPlan(&stock_items, &arg, NULL, false, 0);
+	PayconsExecPlan(&stock_items, &arg, NULL, 0);
 	lines = palloc(sizeof(StockLine) * n);
 	for (int i = 0; i < (int) SPI_processed; i++)
 	{
@@ -250,7 +257,7 @@ stock_read_lines(const char *order_id, int *nlines)
 	StockLine  *lines;
 	int			n;
 
-	PayconsExecPlan(&stock_lines, &arg, NULL, false, 0);
+	PayconsExecPlan(&stock_lines, &arg, NULL, 0);
 	n = (int) SPI_processed;
 	lines = palloc(sizeof(StockLine) * Max(n, 1));
 	for (int i = 0; i < n; i++)
@@ -271,7 +278,7 @@ stock_lock_header(const char *order_id)
 {
 	Datum		arg = CStringGetTextDatum(order_id);
 
-	PayconsExecPlan(&stock_header_lock, &arg, NULL, false, 1);
+	PayconsExecPlan(&stock_header_lock, &arg, NULL, 1);
 	if (SPI_processed == 0)
 		return NULL;
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
@@ -284,7 +291,7 @@ stock_set_header(const char *order_id, const char *state)
 
 	values[0] = CStringGetTextDatum(order_id);
 	values[1] = CStringGetTextDatum(state);
-	PayconsExecPlan(&stock_header_set, values, NULL, false, 0);
+	PayconsExecPlan(&stock_header_set, values, NULL, 0);
 }
 
 /*
@@ -308,7 +315,7 @@ PayconsStockCommit(const char *order_id)
 
 		values[0] = CStringGetTextDatum(lines[i].sku);
 		values[1] = Int64GetDatum(lines[i].quantity);
-		PayconsExecPlan(&stock_commit_line, values, NULL, false, 0);
+		PayconsExecPlan(&stock_commit_line, values, NULL, 0);
 	}
 	stock_set_header(order_id, "committed");
 	return true;
@@ -329,7 +336,7 @@ PayconsStockRelease(const char *order_id)
 
 	values[0] = CStringGetTextDatum(order_id);
 	values[1] = CStringGetTextDatum("released");
-	PayconsExecPlan(&stock_header_insert, values, NULL, false, 1);
+	PayconsExecPlan(&stock_header_insert, values, NULL, 1);
 	if (SPI_processed == 1)
 		return false;			/* empty release: tombstone written */
 
@@ -343,52 +350,52 @@ PayconsStockRelease(const char *order_id)
 
 		lv[0] = CStringGetTextDatum(lines[i].sku);
 		lv[1] = Int64GetDatum(lines[i].quantity);
-		PayconsExecPlan(&stock_release_line, lv, NULL, false, 0);
+		PayconsExecPlan(&stock_release_line, lv, NULL, 0);
 	}
 	stock_set_header(order_id, "released");
 	return true;
+}
+
+/* Work of add_stock(): the upsert, its row returned */
+typedef struct StockAdd
+{
+	FunctionCallInfo fcinfo;
+	const char *sku;
+	int64		quantity;
+	Datum		result;
+} StockAdd;
+
+static void
+stock_add_work(void *arg, MemoryContext caller)
+{
+	StockAdd   *a = (StockAdd *) arg;
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(a->sku);
+	values[1] = Int64GetDatum(a->quantity);
+	PayconsExecPlan(&stock_add, values, NULL, 0);
+	a->result = PayconsReturnRow(a->fcinfo, caller);
 }
 
 /* paycons.add_stock(sku, quantity) */
 Datum
 paycons_add_stock(PG_FUNCTION_ARGS)
 {
-	MemoryContext upper = CurrentMemoryContext;
-	PayconsOwnerState owner;
-	char	   *sku;
-	int64		quantity;
-	volatile Datum result = (Datum) 0;
+	StockAdd	a;
 
 	PayconsRequireArg(fcinfo, 0, "sku");
 	PayconsRequireArg(fcinfo, 1, "quantity");
-	sku = PayconsCheckId(PG_GETARG_TEXT_PP(0), "sku", PAYCONS_MAX_SKU);
-	quantity = PG_GETARG_INT64(1);
-	if (quantity <= 0)
+	a.fcinfo = fcinfo;
+	a.sku = PayconsCheckId(PG_GETARG_TEXT_PP(0), "sku", PAYCONS_MAX_SKU);
+	a.quantity = PG_GETARG_INT64(1);
+	if (a.quantity <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_PAYCONS_INVALID_QUANTITY),
 				 errmsg("quantity of sku \"%s\" must be positive: " INT64_FORMAT,
-						sku, quantity)));
+						a.sku, a.quantity)));
 
-	PayconsBecomeOwner(&owner, NULL);
-	PG_TRY();
-	{
-		Datum		values[2];
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		values[0] = CStringGetTextDatum(sku);
-		values[1] = Int64GetDatum(quantity);
-		PayconsExecPlan(&stock_add, values, NULL, false, 0);
-		result = PayconsReturnRow(fcinfo, upper);
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		PayconsRestoreUser(&owner);
-	}
-	PG_END_TRY();
-
-	return result;
+	PayconsAsOwner(NULL, stock_add_work, &a);
+	return a.result;
 }
 
 /*
@@ -400,143 +407,145 @@ paycons_add_stock(PG_FUNCTION_ARGS)
  * reservation after the order's release raises PC306, a line that does not
  * fit raises PC305 (unknown sku PC304) and nothing is reserved.
  */
+/* Work of reserve_stock() */
+typedef struct StockReserve
+{
+	const char *order_id;
+	Jsonb	   *items;
+	bool		result;
+} StockReserve;
+
+static void
+stock_reserve_work(void *arg, MemoryContext caller)
+{
+	StockReserve *r = (StockReserve *) arg;
+	StockLine  *lines;
+	int			n;
+	Datum		values[3];
+	char	   *state;
+
+	lines = stock_parse_items(r->items, &n);
+
+	values[0] = CStringGetTextDatum(r->order_id);
+	PayconsExecPlan(&stock_order_lock, values, NULL, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PAYCONS_ORDER_NOT_FOUND),
+				 errmsg("order \"%s\" does not exist", r->order_id),
+				 errhint("Create it first with paycons.create_order().")));
+	state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+	values[1] = CStringGetTextDatum("reserved");
+	PayconsExecPlan(&stock_header_insert, values, NULL, 1);
+	if (SPI_processed == 0)
+	{
+		/* The order has a reservation row already: replay, conflict or tombstone */
+		char	   *hstate = stock_lock_header(r->order_id);
+		StockLine  *old;
+		int			nold;
+		bool		same;
+
+		if (hstate != NULL && strcmp(hstate, "released") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_PAYCONS_RESERVATION_RELEASED),
+					 errmsg("stock for order \"%s\" was already released; the reservation is refused",
+							r->order_id),
+					 errdetail("A release (or its empty compensation) came first; a reservation arriving after it would hold stock forever.")));
+		old = stock_read_lines(r->order_id, &nold);
+		same = (nold == n);
+		for (int i = 0; same && i < n; i++)
+			same = strcmp(old[i].sku, lines[i].sku) == 0 &&
+				old[i].quantity == lines[i].quantity;
+		if (!same)
+			ereport(ERROR,
+					(errcode(ERRCODE_PAYCONS_RESERVATION_CONFLICT),
+					 errmsg("order \"%s\" already has a different stock reservation (%s)",
+							r->order_id, hstate ? hstate : "?"),
+					 errhint("Release it (cancel the order) before reserving other items.")));
+		r->result = false;
+	}
+	else
+	{
+		if (strcmp(state, "created") != 0 && strcmp(state, "paying") != 0 &&
+			strcmp(state, "payment_failed") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_PAYCONS_ORDER_NOT_RESERVABLE),
+					 errmsg("order \"%s\" is %s; stock can only be reserved for an unpaid open order",
+							r->order_id, state)));
+		for (int i = 0; i < n; i++)
+		{
+			Datum		lv[3];
+
+			lv[0] = CStringGetTextDatum(lines[i].sku);
+			lv[1] = Int64GetDatum(lines[i].quantity);
+			PayconsExecPlan(&stock_reserve, lv, NULL, 0);
+			if (SPI_processed == 0)
+			{
+				PayconsExecPlan(&stock_available, lv, NULL, 1);
+				if (SPI_processed == 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_PAYCONS_UNKNOWN_SKU),
+							 errmsg("sku \"%s\" does not exist", lines[i].sku),
+							 errhint("Add it with paycons.add_stock().")));
+				ereport(ERROR,
+						(errcode(ERRCODE_PAYCONS_INSUFFICIENT_STOCK),
+						 errmsg("insufficient stock for sku \"%s\": " INT64_FORMAT " requested, %s available",
+								lines[i].sku, lines[i].quantity,
+								SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+						 errdetail("Nothing was reserved for order \"%s\".", r->order_id)));
+			}
+			lv[0] = values[0];
+			lv[1] = CStringGetTextDatum(lines[i].sku);
+			lv[2] = Int64GetDatum(lines[i].quantity);
+			PayconsExecPlan(&stock_line_insert, lv, NULL, 0);
+		}
+		r->result = true;
+	}
+}
+
 Datum
 paycons_reserve_stock(PG_FUNCTION_ARGS)
 {
-	PayconsOwnerState owner;
-	char	   *order_id;
-	Jsonb	   *items;
-	volatile bool result = false;
+	StockReserve r;
 
 	PayconsRequireArg(fcinfo, 0, "order_id");
 	PayconsRequireArg(fcinfo, 1, "items");
-	order_id = PayconsCheckId(PG_GETARG_TEXT_PP(0), "order_id", PAYCONS_MAX_ORDER_ID);
-	items = PG_GETARG_JSONB_P(1);
+	r.order_id = PayconsCheckId(PG_GETARG_TEXT_PP(0), "order_id", PAYCONS_MAX_ORDER_ID);
+	r.items = PG_GETARG_JSONB_P(1);
+	r.result = false;
 
-	PayconsBecomeOwner(&owner, NULL);
-	PG_TRY();
-	{
-		StockLine  *lines;
-		int			n;
-		Datum		values[3];
-		char	   *state;
+	PayconsAsOwner(NULL, stock_reserve_work, &r);
+	PG_RETURN_BOOL(r.result);
+}
 
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		lines = stock_parse_items(items, &n);
+/* Work of commit_stock() and release_stock() */
+typedef struct StockCall
+{
+	const char *order_id;
+	bool		release;
+	bool		result;
+} StockCall;
 
-		values[0] = CStringGetTextDatum(order_id);
-		PayconsExecPlan(&stock_order_lock, values, NULL, false, 1);
-		if (SPI_processed == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_PAYCONS_ORDER_NOT_FOUND),
-					 errmsg("order \"%s\" does not exist", order_id),
-					 errhint("Create it first with paycons.create_order().")));
-		state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+static void
+stock_call_work(void *arg, MemoryContext caller)
+{
+	StockCall  *c = (StockCall *) arg;
 
-		values[1] = CStringGetTextDatum("reserved");
-		PayconsExecPlan(&stock_header_insert, values, NULL, false, 1);
-		if (SPI_processed == 0)
-		{
-			/* The order has a reservation row already: replay, conflict or tombstone */
-			char	   *hstate = stock_lock_header(order_id);
-			StockLine  *old;
-			int			nold;
-			bool		same;
-
-			if (hstate != NULL && strcmp(hstate, "released") == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_PAYCONS_RESERVATION_RELEASED),
-						 errmsg("stock for order \"%s\" was already released; the reservation is refused",
-								order_id),
-						 errdetail("A release (or its empty compensation) came first; a reservation arriving after it would hold stock forever.")));
-			old = stock_read_lines(order_id, &nold);
-			same = (nold == n);
-			for (int i = 0; same && i < n; i++)
-				same = strcmp(old[i].sku, lines[i].sku) == 0 &&
-					old[i].quantity == lines[i].quantity;
-			if (!same)
-				ereport(ERROR,
-						(errcode(ERRCODE_PAYCONS_RESERVATION_CONFLICT),
-						 errmsg("order \"%s\" already has a different stock reservation (%s)",
-								order_id, hstate ? hstate : "?"),
-						 errhint("Release it (cancel the order) before reserving other items.")));
-			result = false;
-		}
-		else
-		{
-			if (strcmp(state, "created") != 0 && strcmp(state, "paying") != 0 &&
-				strcmp(state, "payment_failed") != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_PAYCONS_ORDER_NOT_RESERVABLE),
-						 errmsg("order \"%s\" is %s; stock can only be reserved for an unpaid open order",
-								order_id, state)));
-			for (int i = 0; i < n; i++)
-			{
-				Datum		lv[3];
-
-				lv[0] = CStringGetTextDatum(lines[i].sku);
-				lv[1] = Int64GetDatum(lines[i].quantity);
-				PayconsExecPlan(&stock_reserve, lv, NULL, false, 0);
-				if (SPI_processed == 0)
-				{
-					PayconsExecPlan(&stock_available, lv, NULL, false, 1);
-					if (SPI_processed == 0)
-						ereport(ERROR,
-								(errcode(ERRCODE_PAYCONS_UNKNOWN_SKU),
-								 errmsg("sku \"%s\" does not exist", lines[i].sku),
-								 errhint("Add it with paycons.add_stock().")));
-					ereport(ERROR,
-							(errcode(ERRCODE_PAYCONS_INSUFFICIENT_STOCK),
-							 errmsg("insufficient stock for sku \"%s\": " INT64_FORMAT " requested, %s available",
-									lines[i].sku, lines[i].quantity,
-									SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
-							 errdetail("Nothing was reserved for order \"%s\".", order_id)));
-				}
-				lv[0] = values[0];
-				lv[1] = CStringGetTextDatum(lines[i].sku);
-				lv[2] = Int64GetDatum(lines[i].quantity);
-				PayconsExecPlan(&stock_line_insert, lv, NULL, false, 0);
-			}
-			result = true;
-		}
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		PayconsRestoreUser(&owner);
-	}
-	PG_END_TRY();
-
-	PG_RETURN_BOOL(result);
+	c->result = c->release ? PayconsStockRelease(c->order_id) :
+		PayconsStockCommit(c->order_id);
 }
 
 /* paycons.commit_stock(order_id) */
 Datum
 paycons_commit_stock(PG_FUNCTION_ARGS)
 {
-	PayconsOwnerState owner;
-	char	   *order_id;
-	volatile bool result = false;
+	StockCall	c;
 
 	PayconsRequireArg(fcinfo, 0, "order_id");
-	order_id = PayconsCheckId(PG_GETARG_TEXT_PP(0), "order_id", PAYCONS_MAX_ORDER_ID);
-
-	PayconsBecomeOwner(&owner, NULL);
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		result = PayconsStockCommit(order_id);
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		PayconsRestoreUser(&owner);
-	}
-	PG_END_TRY();
-
-	PG_RETURN_BOOL(result);
+	c.order_id = PayconsCheckId(PG_GETARG_TEXT_PP(0), "order_id", PAYCONS_MAX_ORDER_ID);
+	c.release = false;
+	PayconsAsOwner(NULL, stock_call_work, &c);
+	PG_RETURN_BOOL(c.result);
 }
 
 /*
@@ -546,28 +555,13 @@ paycons_commit_stock(PG_FUNCTION_ARGS)
 Datum
 paycons_release_stock(PG_FUNCTION_ARGS)
 {
-	PayconsOwnerState owner;
-	char	   *order_id;
-	volatile bool result = false;
+	StockCall	c;
 
 	PayconsRequireArg(fcinfo, 0, "order_id");
-	order_id = PayconsCheckId(PG_GETARG_TEXT_PP(0), "order_id", PAYCONS_MAX_ORDER_ID);
-
-	PayconsBecomeOwner(&owner, NULL);
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		result = PayconsStockRelease(order_id);
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		PayconsRestoreUser(&owner);
-	}
-	PG_END_TRY();
-
-	PG_RETURN_BOOL(result);
+	c.order_id = PayconsCheckId(PG_GETARG_TEXT_PP(0), "order_id", PAYCONS_MAX_ORDER_ID);
+	c.release = true;
+	PayconsAsOwner(NULL, stock_call_work, &c);
+	PG_RETURN_BOOL(c.result);
 }
 
 /* Commit in a subtransaction, from the trigger */
@@ -577,71 +571,58 @@ stock_commit_item(void *arg)
 	(void) PayconsStockCommit((const char *) arg);
 }
 
+/* Work of the trigger below */
+typedef struct StockChange
+{
+	const char *order_id;
+	OrderState	newstate;
+} StockChange;
+
 /*
- * What a change of order_id to newstate means for its stock: paid commits
+ * What a change of an order to newstate means for its stock: paid commits
  * the order's reservation, in a subtransaction so that a failure never
  * undoes the payment (run_maintenance() retries it); closed or cancelled
- * enqueue the release_stock compensation if stock is reserved.  Called by
- * the trigger below and by the order hub's direct state change
- * (order_write.c).
+ * enqueue the release_stock compensation if stock is reserved.
  */
-void
-PayconsStockOnStateChange(const char *order_id, OrderState newstate)
+static void
+stock_on_change_work(void *arg, MemoryContext caller)
 {
-	PayconsOwnerState owner;
+	StockChange *c = (StockChange *) arg;
+	Datum		key = CStringGetTextDatum(c->order_id);
 
-	if (newstate != OS_PAID && newstate != OS_CLOSED &&
-		newstate != OS_CANCELLED)
+	PayconsExecPlan(&stock_header_probe, &key, NULL, 1);
+	if (SPI_processed == 0)
 		return;
-
-	PayconsBecomeOwner(&owner, NULL);
-	PG_TRY();
+	if (c->newstate == OS_PAID)
 	{
-		Datum		arg = CStringGetTextDatum(order_id);
+		ErrorData  *edata;
 
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		PayconsExecPlan(&stock_header_probe, &arg, NULL, false, 1);
-		if (SPI_processed == 1)
-		{
-			if (newstate == OS_PAID)
-			{
-				ErrorData  *edata;
-
-				if (!PayconsTryItem(stock_commit_item, unconstify(char *, order_id),
-									&edata))
-					ereport(WARNING,
-							(errmsg("paycons: could not commit the stock of order \"%s\": %s",
-									order_id, edata->message),
-							 errdetail("run_maintenance() will retry.")));
-			}
-			else
-			{
-				Oid			argtypes[2] = {TEXTOID, JSONBOID};
-				Oid			handler;
-
-				handler = LookupFuncName(list_make2(makeString("paycons"),
-													makeString("release_stock")),
-										 2, argtypes, false);
-				(void) PayconsEnqueueCompensation(order_id, "release_stock", handler,
-												  DirectFunctionCall1(jsonb_in,
-																	  CStringGetDatum("{}")),
-												  GetUserId());
-			}
-		}
-		SPI_finish();
+		if (!PayconsTryItem(stock_commit_item, unconstify(char *, c->order_id),
+							&edata))
+			ereport(WARNING,
+					(errmsg("paycons: could not commit the stock of order \"%s\": %s",
+							c->order_id, edata->message),
+					 errdetail("run_maintenance() will retry.")));
 	}
-	PG_FINALLY();
+	else
 	{
-		PayconsRestoreUser(&owner);
+		Oid			argtypes[2] = {TEXTOID, JSONBOID};
+		Oid			handler;
+
+		handler = LookupFuncName(list_make2(makeString("paycons"),
+											makeString("release_stock")),
+								 2, argtypes, false);
+		(void) PayconsEnqueueCompensation(c->order_id, "release_stock", handler,
+										  DirectFunctionCall1(jsonb_in,
+															  CStringGetDatum("{}")),
+										  GetUserId());	/* the owner */
 	}
-	PG_END_TRY();
 }
 
 /*
  * paycons.stock_on_order_state(): AFTER UPDATE row trigger on
  * paycons.orders (fired when the state changed); see
- * PayconsStockOnStateChange.
+ * stock_on_change_work.
  */
 Datum
 paycons_stock_on_order_state(PG_FUNCTION_ARGS)
@@ -652,6 +633,7 @@ paycons_stock_on_order_state(PG_FUNCTION_ARGS)
 	int			key_att;
 	bool		isnull;
 	OrderState	newstate;
+	StockChange change;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -676,7 +658,10 @@ paycons_stock_on_order_state(PG_FUNCTION_ARGS)
 												state_att, &isnull));
 	if (isnull)
 		return PointerGetDatum(NULL);
-	PayconsStockOnStateChange(SPI_getvalue(trigdata->tg_newtuple, desc, key_att),
-							  newstate);
+	if (newstate != OS_PAID && newstate != OS_CLOSED && newstate != OS_CANCELLED)
+		return PointerGetDatum(NULL);
+	change.order_id = SPI_getvalue(trigdata->tg_newtuple, desc, key_att);
+	change.newstate = newstate;
+	PayconsAsOwner(NULL, stock_on_change_work, &change);
 	return PointerGetDatum(NULL);
 }

@@ -22,7 +22,7 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
-#include "paycons.h"
+#include "subxact.h"
 
 /*
  * Run fn(arg) in a subtransaction.  Returns true if it succeeded (its work

@@ -18,7 +18,8 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 
-#include "paycons.h"
+#include "errcodes.h"
+#include "validate.h"
 
 /* Raise 22004 if argument argno is NULL. */
 void

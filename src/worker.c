@@ -39,14 +39,9 @@
 #include "utils/timestamp.h"
 
 #include "paycons.h"
-
-/* GUC variables (defined in _PG_init, src/paycons.c) */
-char	   *paycons_database = NULL;
-int			paycons_naptime = 10000;
-bool		paycons_enabled = true;
-int			paycons_stuck_grace = 900;
-int			paycons_refund_stuck_after = 3600;
-int			paycons_batch_size = 1000;
+#include "shmem.h"
+#include "spi_plans.h"
+#include "worker.h"
 
 /* Seconds before the postmaster restarts a crashed worker */
 #define WORKER_RESTART_SECS		5

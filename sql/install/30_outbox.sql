@@ -84,24 +84,9 @@ CREATE TABLE paycons.outbox_rotation (
 INSERT INTO paycons.outbox_rotation DEFAULT VALUES;
 COMMENT ON TABLE paycons.outbox_rotation IS 'when paycons.outbox_maintain() last rotated the outbox partitions';
 
--- Retry policy of nacked events, per event_type ('*' is the default).
-CREATE TABLE paycons.outbox_retry_policies (
-    event_type          text PRIMARY KEY,
-    initial_interval    interval NOT NULL DEFAULT '1 second'
-                        CONSTRAINT outbox_retry_initial_positive CHECK (initial_interval > '0'),
-    backoff_coefficient double precision NOT NULL DEFAULT 2.0
-                        CONSTRAINT outbox_retry_coefficient CHECK (backoff_coefficient >= 1.0),
-    max_interval        interval NOT NULL DEFAULT '5 minutes',
-    max_attempts        integer NOT NULL DEFAULT 10
-                        CONSTRAINT outbox_retry_attempts CHECK (max_attempts >= 1),
-    jitter              double precision NOT NULL DEFAULT 0.2
-                        CONSTRAINT outbox_retry_jitter CHECK (jitter >= 0 AND jitter <= 1),
-    CONSTRAINT outbox_retry_max_interval CHECK (max_interval >= initial_interval)
-);
-INSERT INTO paycons.outbox_retry_policies (event_type) VALUES ('*');
-COMMENT ON TABLE paycons.outbox_retry_policies IS
-    'retry policy for nacked outbox events per event_type (fields as in Temporal''s RetryPolicy); row ''*'' is the default';
-SELECT pg_catalog.pg_extension_config_dump('paycons.outbox_retry_policies', $$WHERE event_type <> '*'$$);
+-- Nacked events are retried under the retry policy of action
+-- 'outbox:<event_type>', else 'outbox' (paycons.retry_policies, created in
+-- 40_compensations.sql; see src/retry_policy.c).
 
 CREATE VIEW paycons.outbox_dead_letters AS
     SELECT id, aggregate_type, aggregate_id, event_type, payload, headers,

@@ -28,7 +28,7 @@ CREATE TABLE paycons.retry_policies (
     CONSTRAINT retry_policies_max_ge_initial CHECK (max_interval >= initial_interval)
 );
 COMMENT ON TABLE paycons.retry_policies IS
-    'retry policy per compensation action (fields as in Temporal''s RetryPolicy); looked up by exact action, then by the part before '':'', then ''*''';
+    'retry policy per action -- compensation actions, payment.query/refund.query, and outbox:<event_type> for nacked events (fields as in Temporal''s RetryPolicy); looked up by exact action, then by the part before '':'', then ''*''';
 COMMENT ON COLUMN paycons.retry_policies.non_retryable IS
     'SQLSTATEs (5 characters) or SQLSTATE classes (2 characters) that make a failed attempt final';
 COMMENT ON COLUMN paycons.retry_policies.jitter IS
@@ -40,9 +40,10 @@ VALUES
     ('release_stock', '1 second',   2.0, '5 minutes',  20, 0.2, '{}'),
     ('refund',        '1 minute',   2.0, '1 hour',     10, 0.2, '{}'),
     ('payment.query', '30 seconds', 2.0, '10 minutes', 1000, 0.2, '{}'),
-    ('refund.query',  '5 minutes',  2.0, '1 hour',     1000, 0.2, '{}');
+    ('refund.query',  '5 minutes',  2.0, '1 hour',     1000, 0.2, '{}'),
+    ('outbox',        '1 second',   2.0, '5 minutes',  10, 0.2, '{}');
 SELECT pg_catalog.pg_extension_config_dump('paycons.retry_policies',
-    $$WHERE action NOT IN ('*', 'release_stock', 'refund', 'payment.query', 'refund.query')$$);
+    $$WHERE action NOT IN ('*', 'release_stock', 'refund', 'payment.query', 'refund.query', 'outbox')$$);
 
 CREATE TABLE paycons.compensations (
     id              bigserial PRIMARY KEY,

@@ -31,9 +31,9 @@ $PSQL <<SQL
 SET client_min_messages = warning;
 CREATE EXTENSION paycons;
 -- fast retries so the test stays short; enough attempts that none dies
-INSERT INTO paycons.outbox_retry_policies
-       (event_type, initial_interval, backoff_coefficient, max_interval, max_attempts, jitter)
-VALUES ('drain.event', '10 ms', 2, '100 ms', 1000, 0.2);
+INSERT INTO paycons.retry_policies
+       (action, initial_interval, backoff_coefficient, max_interval, max_attempts, jitter)
+VALUES ('outbox:drain.event', '10 ms', 2, '100 ms', 1000, 0.2);
 CREATE TABLE drain_log (
     seq          bigserial PRIMARY KEY,
     event_id     bigint NOT NULL,

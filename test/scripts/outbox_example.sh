@@ -23,9 +23,9 @@ createdb "$DB"
 $PSQL <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION paycons;
-INSERT INTO paycons.outbox_retry_policies
-       (event_type, initial_interval, backoff_coefficient, max_interval, max_attempts, jitter)
-VALUES ('poison.pill', '10 ms', 1, '10 ms', 3, 0);
+INSERT INTO paycons.retry_policies
+       (action, initial_interval, backoff_coefficient, max_interval, max_attempts, jitter)
+VALUES ('outbox:poison.pill', '10 ms', 1, '10 ms', 3, 0);
 SQL
 
 /usr/bin/python3 "$HERE/examples/outbox_consumer.py" example-1 --until-empty \

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * stats.c
+ * shmem.c
  *	  paycons's shared memory: counters of maintenance work since server
  *	  start, and where the background worker is (its pid and latch), for
  *	  paycons.stats() and paycons.wake().
@@ -13,7 +13,7 @@
  * identity is guarded by a spinlock and cleared on its exit.
  *
  * IDENTIFICATION
- *	  src/stats.c
+ *	  src/shmem.c
  *
  *-------------------------------------------------------------------------
  */
@@ -32,7 +32,8 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "paycons.h"
+#include "maintenance.h"
+#include "shmem.h"
 
 PG_FUNCTION_INFO_V1(paycons_stats);
 PG_FUNCTION_INFO_V1(paycons_wake);
@@ -86,7 +87,7 @@ stats_shmem_startup(void)
 
 /* Install the hooks; called from _PG_init under shared_preload_libraries. */
 void
-PayconsStatsShmemInit(void)
+PayconsShmemInit(void)
 {
 	stats_prev_request_hook = shmem_request_hook;
 	shmem_request_hook = stats_shmem_request;

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * orders_api.c
+ * order_api.c
  *	  The order hub's SQL API: paycons.create_order, paycons.begin_payment
  *	  and paycons.transition.
  *
@@ -11,7 +11,7 @@
  * that decides legality and writes history.
  *
  * IDENTIFICATION
- *	  src/orders_api.c
+ *	  src/order_api.c
  *
  *-------------------------------------------------------------------------
  */
@@ -24,7 +24,11 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
-#include "paycons.h"
+#include "as_owner.h"
+#include "errcodes.h"
+#include "order_state.h"
+#include "spi_plans.h"
+#include "validate.h"
 
 PG_FUNCTION_INFO_V1(paycons_create_order);
 PG_FUNCTION_INFO_V1(paycons_begin_payment);
@@ -37,32 +41,32 @@ static PayconsPlan orders_insert = {
 	"INSERT INTO paycons.orders (order_id, amount, currency, pay_deadline, metadata)"
 	" VALUES ($1, $2, $3, pg_catalog.now() OPERATOR(pg_catalog.+) $4, $5)"
 	" ON CONFLICT (order_id) DO NOTHING RETURNING *",
-	5, {TEXTOID, INT8OID, TEXTOID, INTERVALOID, JSONBOID}, NULL
+	5, {TEXTOID, INT8OID, TEXTOID, INTERVALOID, JSONBOID}, 0, NULL
 };
 
 static PayconsPlan orders_select = {
 	"SELECT * FROM paycons.orders WHERE order_id OPERATOR(pg_catalog.=) $1",
-	1, {TEXTOID}, NULL
+	1, {TEXTOID}, 0, NULL
 };
 
 static PayconsPlan orders_lock = {
 	"SELECT state::pg_catalog.text, channel FROM paycons.orders"
 	" WHERE order_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
-	1, {TEXTOID}, NULL
+	1, {TEXTOID}, 0, NULL
 };
 
 static PayconsPlan orders_set_state = {
 	"UPDATE paycons.orders SET state = $2::paycons.order_state,"
 	" updated_at = pg_catalog.now()"
 	" WHERE order_id OPERATOR(pg_catalog.=) $1 RETURNING *",
-	2, {TEXTOID, TEXTOID}, NULL
+	2, {TEXTOID, TEXTOID}, 0, NULL
 };
 
 static PayconsPlan orders_set_paying = {
 	"UPDATE paycons.orders SET state = 'paying', channel = $2,"
 	" updated_at = pg_catalog.now()"
 	" WHERE order_id OPERATOR(pg_catalog.=) $1 RETURNING *",
-	2, {TEXTOID, TEXTOID}, NULL
+	2, {TEXTOID, TEXTOID}, 0, NULL
 };
 
 /* Raise "order not found" for an order id. */
@@ -94,11 +98,58 @@ orders_lock_row(const char *order_id, char **channel)
 {
 	Datum		arg = CStringGetTextDatum(order_id);
 
-	PayconsExecPlan(&orders_lock, &arg, NULL, false, 1);
+	PayconsExecPlan(&orders_lock, &arg, NULL, 1);
 	if (SPI_processed == 0)
 		orders_not_found(order_id);
 	*channel = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/* Work of create_order() */
+typedef struct OrdersCreate
+{
+	FunctionCallInfo fcinfo;
+	Datum		values[5];		/* order_id, amount, currency, pay_within, metadata */
+	Datum		result;
+} OrdersCreate;
+
+static void
+orders_create_work(void *arg, MemoryContext caller)
+{
+	OrdersCreate *c = (OrdersCreate *) arg;
+	char	   *order_id = TextDatumGetCString(c->values[0]);
+	int64		amount = DatumGetInt64(c->values[1]);
+	char	   *currency = TextDatumGetCString(c->values[2]);
+
+	PayconsExecPlan(&orders_insert, c->values, NULL, 0);
+	if (SPI_processed == 0)
+	{
+		bool		isnull;
+		int64		old_amount;
+		char	   *old_currency;
+		Datum		old_metadata;
+
+		/* It exists: same facts return it, different facts raise. */
+		PayconsExecPlan(&orders_select, c->values, NULL, 1);
+		if (SPI_processed == 0)
+			elog(ERROR, "order \"%s\" conflicted on insert but cannot be read",
+				 order_id);
+		old_amount = DatumGetInt64(orders_column("amount", &isnull));
+		old_currency = TextDatumGetCString(orders_column("currency", &isnull));
+		old_metadata = orders_column("metadata", &isnull);
+		if (old_amount != amount || strcmp(old_currency, currency) != 0 ||
+			!DatumGetBool(DirectFunctionCall2(jsonb_eq, old_metadata, c->values[4])))
+			ereport(ERROR,
+					(errcode(ERRCODE_PAYCONS_ORDER_CONFLICT),
+					 errmsg("order \"%s\" already exists with different arguments",
+							order_id),
+					 errdetail("Existing order: amount " INT64_FORMAT " %s; requested: amount " INT64_FORMAT " %s%s.",
+							   old_amount, old_currency, amount, currency,
+							   (old_amount == amount && strcmp(old_currency, currency) == 0) ?
+							   ", with different metadata" : ""),
+					 errhint("Use a new order_id, or repeat the original arguments.")));
+	}
+	c->result = PayconsReturnRow(c->fcinfo, caller);
 }
 
 /*
@@ -112,15 +163,13 @@ orders_lock_row(const char *order_id, char **channel)
 Datum
 paycons_create_order(PG_FUNCTION_ARGS)
 {
-	MemoryContext upper = CurrentMemoryContext;
-	PayconsOwnerState owner;
+	OrdersCreate c;
 	char	   *order_id;
 	int64		amount;
 	char	   *currency;
 	Interval   *pay_within;
 	Interval	zero = {0};
 	Jsonb	   *metadata;
-	volatile Datum result = (Datum) 0;
 
 	PayconsRequireArg(fcinfo, 0, "order_id");
 	PayconsRequireArg(fcinfo, 1, "amount");
@@ -162,59 +211,14 @@ paycons_create_order(PG_FUNCTION_ARGS)
 						order_id, (size_t) VARSIZE(metadata)),
 				 errdetail("The maximum is %d bytes.", ORDERS_MAX_METADATA)));
 
-	PayconsBecomeOwner(&owner, NULL);
-	PG_TRY();
-	{
-		Datum		values[5];
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-
-		values[0] = CStringGetTextDatum(order_id);
-		values[1] = Int64GetDatum(amount);
-		values[2] = CStringGetTextDatum(currency);
-		values[3] = IntervalPGetDatum(pay_within);
-		values[4] = JsonbPGetDatum(metadata);
-		PayconsExecPlan(&orders_insert, values, NULL, false, 0);
-
-		if (SPI_processed == 0)
-		{
-			bool		isnull;
-			int64		old_amount;
-			char	   *old_currency;
-			Datum		old_metadata;
-
-			/* It exists: same facts return it, different facts raise. */
-			PayconsExecPlan(&orders_select, values, NULL, false, 1);
-			if (SPI_processed == 0)
-				elog(ERROR, "order \"%s\" conflicted on insert but cannot be read",
-					 order_id);
-			old_amount = DatumGetInt64(orders_column("amount", &isnull));
-			old_currency = TextDatumGetCString(orders_column("currency", &isnull));
-			old_metadata = orders_column("metadata", &isnull);
-			if (old_amount != amount || strcmp(old_currency, currency) != 0 ||
-				!DatumGetBool(DirectFunctionCall2(jsonb_eq, old_metadata,
-												  JsonbPGetDatum(metadata))))
-				ereport(ERROR,
-						(errcode(ERRCODE_PAYCONS_ORDER_CONFLICT),
-						 errmsg("order \"%s\" already exists with different arguments",
-								order_id),
-						 errdetail("Existing order: amount " INT64_FORMAT " %s; requested: amount " INT64_FORMAT " %s%s.",
-								   old_amount, old_currency, amount, currency,
-								   (old_amount == amount && strcmp(old_currency, currency) == 0) ?
-								   ", with different metadata" : ""),
-						 errhint("Use a new order_id, or repeat the original arguments.")));
-		}
-		result = PayconsReturnRow(fcinfo, upper);
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		PayconsRestoreUser(&owner);
-	}
-	PG_END_TRY();
-
-	return result;
+	c.fcinfo = fcinfo;
+	c.values[0] = CStringGetTextDatum(order_id);
+	c.values[1] = Int64GetDatum(amount);
+	c.values[2] = CStringGetTextDatum(currency);
+	c.values[3] = IntervalPGetDatum(pay_within);
+	c.values[4] = JsonbPGetDatum(metadata);
+	PayconsAsOwner(NULL, orders_create_work, &c);
+	return c.result;
 }
 
 /*
@@ -222,45 +226,44 @@ paycons_create_order(PG_FUNCTION_ARGS)
  * paying, recording the channel.  Calling it again for an order already
  * paying returns the row (with the channel updated if it changed).
  */
+/* Work of begin_payment() and transition() */
+typedef struct OrdersMove
+{
+	FunctionCallInfo fcinfo;
+	const char *order_id;
+	const char *channel;		/* begin_payment */
+	OrderState	to;				/* transition */
+	Datum		result;
+} OrdersMove;
+
+static void
+orders_begin_payment_work(void *arg, MemoryContext caller)
+{
+	OrdersMove *m = (OrdersMove *) arg;
+	Datum		values[2];
+	char	   *old_channel;
+
+	orders_lock_row(m->order_id, &old_channel);
+	values[0] = CStringGetTextDatum(m->order_id);
+	values[1] = CStringGetTextDatum(m->channel);
+	PayconsExecPlan(&orders_set_paying, values, NULL, 0);
+	m->result = PayconsReturnRow(m->fcinfo, caller);
+}
+
 Datum
 paycons_begin_payment(PG_FUNCTION_ARGS)
 {
-	MemoryContext upper = CurrentMemoryContext;
-	PayconsOwnerState owner;
-	char	   *order_id;
-	char	   *channel;
-	volatile Datum result = (Datum) 0;
+	OrdersMove	m;
 
 	PayconsRequireArg(fcinfo, 0, "order_id");
 	PayconsRequireArg(fcinfo, 1, "channel");
-	order_id = PayconsCheckId(PG_GETARG_TEXT_PP(0), "order_id",
-							  PAYCONS_MAX_ORDER_ID);
-	channel = PayconsCheckId(PG_GETARG_TEXT_PP(1), "channel",
-							 PAYCONS_MAX_CHANNEL);
-
-	PayconsBecomeOwner(&owner, "begin_payment");
-	PG_TRY();
-	{
-		Datum		values[2];
-		char	   *old_channel;
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		orders_lock_row(order_id, &old_channel);
-
-		values[0] = CStringGetTextDatum(order_id);
-		values[1] = CStringGetTextDatum(channel);
-		PayconsExecPlan(&orders_set_paying, values, NULL, false, 0);
-		result = PayconsReturnRow(fcinfo, upper);
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		PayconsRestoreUser(&owner);
-	}
-	PG_END_TRY();
-
-	return result;
+	m.fcinfo = fcinfo;
+	m.order_id = PayconsCheckId(PG_GETARG_TEXT_PP(0), "order_id",
+								PAYCONS_MAX_ORDER_ID);
+	m.channel = PayconsCheckId(PG_GETARG_TEXT_PP(1), "channel",
+							   PAYCONS_MAX_CHANNEL);
+	PayconsAsOwner("begin_payment", orders_begin_payment_work, &m);
+	return m.result;
 }
 
 /*
@@ -268,53 +271,43 @@ paycons_begin_payment(PG_FUNCTION_ARGS)
  * the state machine.  The guard trigger refuses an illegal edge; asking for
  * the state the order is already in is refused here, as it is no edge.
  */
+static void
+orders_transition_work(void *arg, MemoryContext caller)
+{
+	OrdersMove *m = (OrdersMove *) arg;
+	Datum		values[2];
+	char	   *channel;
+	char	   *current;
+
+	current = orders_lock_row(m->order_id, &channel);
+	if (strcmp(current, OrderStateName(m->to)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PAYCONS_ILLEGAL_TRANSITION),
+				 errmsg("order \"%s\" is already in state \"%s\"",
+						m->order_id, current),
+				 errhint("Legal transitions from \"%s\": %s.", current,
+						 OrderStateLegalTargets(m->to))));
+
+	values[0] = CStringGetTextDatum(m->order_id);
+	values[1] = CStringGetTextDatum(OrderStateName(m->to));
+	PayconsExecPlan(&orders_set_state, values, NULL, 0);
+	m->result = PayconsReturnRow(m->fcinfo, caller);
+}
+
 Datum
 paycons_transition(PG_FUNCTION_ARGS)
 {
-	MemoryContext upper = CurrentMemoryContext;
-	PayconsOwnerState owner;
-	char	   *order_id;
-	OrderState	to;
+	OrdersMove	m;
 	char	   *reason = NULL;
-	volatile Datum result = (Datum) 0;
 
 	PayconsRequireArg(fcinfo, 0, "order_id");
 	PayconsRequireArg(fcinfo, 1, "to_state");
-	order_id = PayconsCheckId(PG_GETARG_TEXT_PP(0), "order_id",
-							  PAYCONS_MAX_ORDER_ID);
-	to = PG_GETARG_ORDER_STATE(1);
+	m.fcinfo = fcinfo;
+	m.order_id = PayconsCheckId(PG_GETARG_TEXT_PP(0), "order_id",
+								PAYCONS_MAX_ORDER_ID);
+	m.to = PG_GETARG_ORDER_STATE(1);
 	if (!PG_ARGISNULL(2))
 		reason = text_to_cstring(PG_GETARG_TEXT_PP(2));
-
-	PayconsBecomeOwner(&owner, reason);
-	PG_TRY();
-	{
-		Datum		values[2];
-		char	   *channel;
-		char	   *current;
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		current = orders_lock_row(order_id, &channel);
-		if (strcmp(current, OrderStateName(to)) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_PAYCONS_ILLEGAL_TRANSITION),
-					 errmsg("order \"%s\" is already in state \"%s\"",
-							order_id, current),
-					 errhint("Legal transitions from \"%s\": %s.", current,
-							 OrderStateLegalTargets(to))));
-
-		values[0] = CStringGetTextDatum(order_id);
-		values[1] = CStringGetTextDatum(OrderStateName(to));
-		PayconsExecPlan(&orders_set_state, values, NULL, false, 0);
-		result = PayconsReturnRow(fcinfo, upper);
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		PayconsRestoreUser(&owner);
-	}
-	PG_END_TRY();
-
-	return result;
+	PayconsAsOwner(reason, orders_transition_work, &m);
+	return m.result;
 }
