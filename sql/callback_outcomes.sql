@@ -78,14 +78,17 @@ SELECT * FROM pg_temp.cb('cbo_alipay', 'cbo-T-pay-fail', 'cbo-pay', 'payment', '
 SELECT * FROM pg_temp.cb('cbo_plain', 'cbo-T-created-fail', 'cbo-fail-created', 'payment', 'failed', 1000);
 SELECT * FROM pg_temp.cbo_orders WHERE order_id IN ('cbo-pay', 'cbo-fail-created') ORDER BY 1;
 
--- 5. amount or currency mismatch: never paid; the order keeps its state
--- (no legal path to needs_review avoids "paid"), the money is on record
+-- 5. amount or currency mismatch: never paid; the order goes to
+-- needs_review and the money waits there for paycons.resolve_review()
+-- (review_money tests the decisions)
 SELECT * FROM pg_temp.cb('cbo_alipay', 'cbo-T-mis-1', 'cbo-mis-amount', 'payment', 'success', 999);
 SELECT * FROM pg_temp.cb('cbo_alipay', 'cbo-T-mis-1', 'cbo-mis-amount', 'payment', 'success', 999);
 SELECT * FROM pg_temp.cb('cbo_alipay', 'cbo-T-mis-2', 'cbo-mis-currency', 'payment', 'success', 1000, 'USD');
 SELECT * FROM pg_temp.cbo_orders WHERE order_id LIKE 'cbo-mis-%' ORDER BY 1;
--- the matching payment can still arrive afterwards
+-- the matching payment can still arrive afterwards: it joins the review
 SELECT * FROM pg_temp.cb('cbo_alipay', 'cbo-T-mis-3', 'cbo-mis-amount', 'payment', 'success', 1000);
+SELECT channel_txn_id, outcome, state, review FROM paycons.callbacks
+ WHERE order_id LIKE 'cbo-mis-%' ORDER BY 1;
 
 -- 6. late payment: closed or cancelled -> refunding, refund compensation
 SELECT state FROM paycons.transition('cbo-closed', 'closed', 'pay deadline passed');

@@ -8,9 +8,11 @@ RESET client_min_messages;
 
 CREATE TEMP TABLE design_edges (from_state text, to_state text);
 INSERT INTO design_edges VALUES
-  ('created', 'paying'), ('created', 'cancelled'),
+  ('created', 'paying'), ('created', 'cancelled'), ('created', 'needs_review'),
   ('paying', 'paid'), ('paying', 'payment_failed'), ('paying', 'closed'), ('paying', 'cancelled'),
+  ('paying', 'needs_review'),
   ('payment_failed', 'paying'), ('payment_failed', 'closed'), ('payment_failed', 'cancelled'),
+  ('payment_failed', 'needs_review'),
   ('paid', 'fulfilling'), ('paid', 'refunding'), ('paid', 'needs_review'),
   ('fulfilling', 'shipped'), ('fulfilling', 'refunding'),
   ('shipped', 'completed'), ('shipped', 'refunding'),

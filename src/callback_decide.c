@@ -66,12 +66,14 @@ decide_for_order(const CallbackFacts *f, const CallbackOrder *o,
 				if (f->amount != o->amount || !same_currency)
 				{
 					/*
-					 * No edge leads from here to needs_review without
-					 * passing through paid (or through closed and
-					 * refunding, which would tell consumers the order was
-					 * closed and a refund started): the state is kept and
-					 * the money is on record in the inbox row.
+					 * Money that does not match the order (DESIGN D4): the
+					 * order waits for a person in needs_review, never paid
+					 * and never closed by the sweep; the money waits in
+					 * the inbox row, marked for review, until
+					 * paycons.resolve_review() accepts or refunds it.
 					 */
+					decide_step(d, OS_NEEDS_REVIEW);
+					d->review = true;
 					d->outcome = "amount_mismatch";
 					break;
 				}
@@ -95,6 +97,17 @@ decide_for_order(const CallbackFacts *f, const CallbackOrder *o,
 				d->set_payment = !o->has_txn_id;
 				d->refund_reason = "late_payment";
 				d->outcome = "late_payment";
+				break;
+
+			case OS_NEEDS_REVIEW:
+				/*
+				 * More money for an order a person must look at (a top-up
+				 * of a short payment, a second attempt): it joins the
+				 * review, whatever its amount.
+				 */
+				d->review = true;
+				d->write_order = true;	/* serialises with resolve_review() */
+				d->outcome = "held_for_review";
 				break;
 
 			default:
@@ -125,6 +138,16 @@ decide_for_order(const CallbackFacts *f, const CallbackOrder *o,
 	{
 		int64		refunded;
 
+		if (!same_currency && o->foreign_refund_open)
+		{
+			/*
+			 * The refund of money paid in another currency (a mismatched
+			 * payment refunded after review): it completes that refund and
+			 * leaves the order's amounts, which are in its own currency.
+			 */
+			d->outcome = "applied";
+			return;
+		}
 		if (!same_currency)
 		{
 			d->outcome = "amount_mismatch";

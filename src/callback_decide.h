@@ -43,6 +43,8 @@ typedef struct CallbackOrder
 	int64		paid_amount;
 	int64		refunded_amount;
 	bool		has_txn_id;
+	/* a refund in another currency: is a refund of that money open? */
+	bool		foreign_refund_open;
 } CallbackOrder;
 
 /* What the deciding delivery does */
@@ -58,6 +60,7 @@ typedef struct CallbackDecision
 	bool		set_payment;	/* record channel and channel_txn_id */
 	bool		write_order;	/* the order row changes */
 	const char *refund_reason;	/* non-NULL: enqueue a refund compensation */
+	bool		review;			/* the money waits for resolve_review() */
 } CallbackDecision;
 
 extern void PayconsCallbackDecide(const CallbackFacts *f, bool found,

@@ -177,13 +177,15 @@ static PayconsPlan callbacks_lock_order = {
 /* Step 2: the inbox row; no row returned if the key is stored already */
 static PayconsPlan callbacks_insert = {
 	"INSERT INTO paycons.callbacks (channel, channel_txn_id, order_id, kind,"
-	" status, amount, currency, payload, outcome, state, applied_at, source)"
+	" status, amount, currency, payload, outcome, state, applied_at, source,"
+	" review)"
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::paycons.order_state,"
-	" CASE WHEN $11 THEN pg_catalog.now() END, $12)"
+	" CASE WHEN $11 THEN pg_catalog.now() END, $12,"
+	" CASE WHEN $13 THEN 'pending' END)"
 	" ON CONFLICT (channel, channel_txn_id) DO NOTHING"
 	" RETURNING received_at",
-	12, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
-	JSONBOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID},
+	13, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
+	JSONBOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID, BOOLOID},
 	CURSOR_OPT_GENERIC_PLAN, NULL
 };
 
@@ -197,13 +199,31 @@ static PayconsPlan callbacks_check_order = {
 	CURSOR_OPT_GENERIC_PLAN, NULL
 };
 
+/*
+ * A refund in another currency than the order's: is a refund of that much
+ * of that currency open for the order (money of a mismatched payment,
+ * refunded after review)?
+ */
+static PayconsPlan callbacks_foreign_refund = {
+	"SELECT 1 FROM paycons.compensations c"
+	" WHERE c.order_id OPERATOR(pg_catalog.=) $1 AND c.handler IS NULL"
+	" AND c.action OPERATOR(pg_catalog.~~) 'refund:%'"
+	" AND c.state OPERATOR(pg_catalog.=) ANY ('{pending,waiting_external,dead}'::pg_catalog.text[])"
+	" AND c.args OPERATOR(pg_catalog.->>) 'currency' OPERATOR(pg_catalog.=) $2"
+	" AND c.args OPERATOR(pg_catalog.->) 'amount' OPERATOR(pg_catalog.=) pg_catalog.to_jsonb($3)"
+	" LIMIT 1",
+	3, {TEXTOID, TEXTOID, INT8OID},
+	CURSOR_OPT_GENERIC_PLAN, NULL
+};
+
 /* The decision of an inbox row taken on a stale order, corrected */
 static PayconsPlan callbacks_redecide = {
 	"UPDATE paycons.callbacks SET outcome = $3, state = $4::paycons.order_state,"
-	" applied_at = CASE WHEN $5 THEN pg_catalog.now() END"
+	" applied_at = CASE WHEN $5 THEN pg_catalog.now() END,"
+	" review = CASE WHEN $6 THEN 'pending' END"
 	" WHERE channel OPERATOR(pg_catalog.=) $1"
 	" AND channel_txn_id OPERATOR(pg_catalog.=) $2",
-	5, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID},
+	6, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, BOOLOID},
 	CURSOR_OPT_GENERIC_PLAN, NULL
 };
 
@@ -610,7 +630,27 @@ callbacks_read_order(HeapTuple tup, TupleDesc desc, int first,
 	o->paid_amount = DatumGetInt64(callbacks_col(tup, desc, first + 4, &isnull));
 	o->refunded_amount = DatumGetInt64(callbacks_col(tup, desc, first + 5, &isnull));
 	o->has_txn_id = DatumGetBool(callbacks_col(tup, desc, first + 6, &isnull));
+	o->foreign_refund_open = false;
 	return true;
+}
+
+/*
+ * For a successful refund in another currency than the order's, find out
+ * whether it refunds money of that currency that paycons is giving back
+ * (see callback_decide.c).  Only this rare case costs the lookup.
+ */
+static void
+callbacks_check_foreign_refund(const CallbackFacts *f, CallbackOrder *o)
+{
+	Datum		values[3];
+
+	if (!f->refund || !f->success || strcmp(f->currency, o->currency) == 0)
+		return;
+	values[0] = CStringGetTextDatum(f->order_id);
+	values[1] = CStringGetTextDatum(f->currency);
+	values[2] = Int64GetDatum(f->amount);
+	PayconsExecPlan(&callbacks_foreign_refund, values, NULL, 1);
+	o->foreign_refund_open = (SPI_processed == 1);
 }
 
 /*
@@ -624,8 +664,8 @@ static bool
 callbacks_insert_inbox(const CallbackFacts *f, const CallbackDecision *d,
 					   bool applied, TimestampTz *received_at)
 {
-	Datum		args[12];
-	char		nulls[12];
+	Datum		args[13];
+	char		nulls[13];
 	bool		null;
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -647,6 +687,7 @@ callbacks_insert_inbox(const CallbackFacts *f, const CallbackDecision *d,
 		nulls[9] = 'n';
 	args[10] = BoolGetDatum(applied);
 	args[11] = CStringGetTextDatum(f->source);
+	args[12] = BoolGetDatum(d->review);
 	PayconsExecPlan(&callbacks_insert, args, nulls, 0);
 	if (SPI_processed == 0)
 		return false;
@@ -664,7 +705,7 @@ static void
 callbacks_first_delivery(const CallbackFacts *f, HeapTuple tup, TupleDesc desc,
 						 CallbackResult *r, MemoryContext caller)
 {
-	Datum		values[5];
+	Datum		values[6];
 	bool		isnull;
 	CallbackOrder order;
 	CallbackDecision d;
@@ -678,6 +719,8 @@ callbacks_first_delivery(const CallbackFacts *f, HeapTuple tup, TupleDesc desc,
 
 	/* decide on the order as read (optimistically: checked in step 3) */
 	found = callbacks_read_order(tup, desc, LK_ORDER, &order, &xmin);
+	if (found)
+		callbacks_check_foreign_refund(f, &order);
 	PayconsCallbackDecide(f, found, &order, &d);
 	want_update = d.nsteps > 0 || d.write_order;
 
@@ -736,6 +779,8 @@ callbacks_first_delivery(const CallbackFacts *f, HeapTuple tup, TupleDesc desc,
 		found = SPI_processed == 1 &&
 			callbacks_read_order(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 								 1, &order, &xmin);
+		if (found)
+			callbacks_check_foreign_refund(f, &order);
 		PayconsCallbackDecide(f, found, &order, &d);
 
 		values[0] = CStringGetTextDatum(f->channel);
@@ -745,8 +790,9 @@ callbacks_first_delivery(const CallbackFacts *f, HeapTuple tup, TupleDesc desc,
 			CStringGetTextDatum(OrderStateName(d.final_state)) : (Datum) 0;
 		values[4] = BoolGetDatum(d.nsteps > 0 || d.write_order ||
 								 d.refund_reason != NULL);
+		values[5] = BoolGetDatum(d.review);
 		PayconsExecPlan(&callbacks_redecide, values,
-						d.has_state ? NULL : "   n ", 0);
+						d.has_state ? NULL : "   n  ", 0);
 		if (SPI_processed != 1)
 			elog(ERROR, "could not correct callback \"%s\" of channel \"%s\"",
 				 f->txn_id, f->channel);

@@ -67,12 +67,13 @@ static const char *const order_state_names[OS_NUM_STATES] = {
 
 /* Legal edges: order_state_edges[from] is the bit set of legal targets. */
 static const uint32 order_state_edges[OS_NUM_STATES] = {
-	/* created */
-	EDGE(OS_PAYING) | EDGE(OS_CANCELLED),
+	/* created (needs_review: money arrived that does not match) */
+	EDGE(OS_PAYING) | EDGE(OS_CANCELLED) | EDGE(OS_NEEDS_REVIEW),
 	/* paying */
-	EDGE(OS_PAID) | EDGE(OS_PAYMENT_FAILED) | EDGE(OS_CLOSED) | EDGE(OS_CANCELLED),
+	EDGE(OS_PAID) | EDGE(OS_PAYMENT_FAILED) | EDGE(OS_CLOSED) | EDGE(OS_CANCELLED) |
+	EDGE(OS_NEEDS_REVIEW),
 	/* payment_failed */
-	EDGE(OS_PAYING) | EDGE(OS_CLOSED) | EDGE(OS_CANCELLED),
+	EDGE(OS_PAYING) | EDGE(OS_CLOSED) | EDGE(OS_CANCELLED) | EDGE(OS_NEEDS_REVIEW),
 	/* paid */
 	EDGE(OS_FULFILLING) | EDGE(OS_REFUNDING) | EDGE(OS_NEEDS_REVIEW),
 	/* fulfilling */

@@ -48,7 +48,9 @@ CREATE TABLE paycons.callbacks (
     applied_at     timestamptz,
     source         text NOT NULL DEFAULT 'callback'
                    CONSTRAINT callbacks_source_valid CHECK (source IN ('callback', 'query', 'statement')),
-    PRIMARY KEY (channel, channel_txn_id)
+    PRIMARY KEY (channel, channel_txn_id),
+    review         text CONSTRAINT callbacks_review_valid CHECK (review IN ('pending', 'accepted', 'refunded')),
+    reviewed_at    timestamptz
 );
 COMMENT ON TABLE paycons.callbacks IS
     'the callback inbox: one row per (channel, channel_txn_id), written by the first delivery, which decides the outcome';
@@ -56,12 +58,19 @@ COMMENT ON COLUMN paycons.callbacks.outcome IS 'what the first delivery decided;
 COMMENT ON COLUMN paycons.callbacks.state IS 'the order state the first delivery left (NULL for unknown_order)';
 COMMENT ON COLUMN paycons.callbacks.applied_at IS 'when the callback changed the order (NULL if it changed nothing)';
 COMMENT ON COLUMN paycons.callbacks.source IS 'callback (pushed by the channel), query (active query), statement (reconciliation)';
+COMMENT ON COLUMN paycons.callbacks.review IS
+    'money that did not match its order: pending until paycons.resolve_review() accepted or refunded it (NULL for other callbacks)';
+COMMENT ON COLUMN paycons.callbacks.reviewed_at IS 'when resolve_review() decided about this money';
 -- Only the callbacks somebody has to look at again are indexed by order:
 -- the normal "applied" rows cost no second index entry.
 CREATE INDEX callbacks_attention ON paycons.callbacks (order_id)
     WHERE outcome <> 'applied';
 COMMENT ON INDEX paycons.callbacks_attention IS
     'callbacks to look at again (unknown orders, mismatches, late and duplicate money), by order';
+CREATE INDEX callbacks_review_pending ON paycons.callbacks (order_id)
+    WHERE review = 'pending';
+COMMENT ON INDEX paycons.callbacks_review_pending IS
+    'money waiting for a review decision, by order';
 SELECT pg_catalog.pg_extension_config_dump('paycons.callbacks', '');
 
 CREATE TABLE paycons.callback_conflicts (
@@ -108,6 +117,13 @@ CREATE FUNCTION paycons.apply_callback(
     LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION paycons.apply_callback(text, text, text, text, text, bigint, text, jsonb, text, text, text) IS
     'apply a payment or refund callback exactly once: the first delivery of (channel, channel_txn_id) decides, every replay returns the same outcome with duplicate = true';
+
+CREATE FUNCTION paycons.resolve_review(order_id text, decision text, reason text)
+    RETURNS paycons.orders
+    AS 'MODULE_PATHNAME', 'paycons_resolve_review'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION paycons.resolve_review(text, text, text) IS
+    'an operator''s decision about an order in needs_review: accept (its money covers it: paid), refund (give the money back), accept_and_refund (take what covers it, refund the rest) or close (nothing held); reason required';
 
 CREATE FUNCTION paycons.hmac_sha256(key bytea, message bytea)
     RETURNS bytea

@@ -36,3 +36,37 @@ SELECT pg_catalog.pg_extension_config_dump('paycons.retry_policies',
     $$WHERE action NOT IN ('*', 'release_stock', 'refund', 'payment.query', 'refund.query', 'outbox')$$);
 COMMENT ON TABLE paycons.retry_policies IS
     'retry policy per action -- compensation actions, payment.query/refund.query, and outbox:<event_type> for nacked events (fields as in Temporal''s RetryPolicy); looked up by exact action, then by the part before '':'', then ''*''';
+
+/* ---- issue 12: mismatched money goes to needs_review and back ---- */
+
+ALTER TABLE paycons.callbacks
+    ADD COLUMN review text CONSTRAINT callbacks_review_valid CHECK (review IN ('pending', 'accepted', 'refunded')),
+    ADD COLUMN reviewed_at timestamptz;
+COMMENT ON COLUMN paycons.callbacks.review IS
+    'money that did not match its order: pending until paycons.resolve_review() accepted or refunded it (NULL for other callbacks)';
+COMMENT ON COLUMN paycons.callbacks.reviewed_at IS 'when resolve_review() decided about this money';
+CREATE INDEX callbacks_review_pending ON paycons.callbacks (order_id)
+    WHERE review = 'pending';
+COMMENT ON INDEX paycons.callbacks_review_pending IS
+    'money waiting for a review decision, by order';
+-- 0.1.0 kept mismatched payments of unpaid orders as amount_mismatch rows
+-- only: they are money waiting for a decision, and their orders go to review.
+UPDATE paycons.callbacks c SET review = 'pending'
+ WHERE c.outcome OPERATOR(pg_catalog.=) 'amount_mismatch'
+   AND c.kind OPERATOR(pg_catalog.=) 'payment'
+   AND c.status OPERATOR(pg_catalog.=) 'success';
+SELECT pg_catalog.set_config('paycons.reason', 'upgrade to 0.2.0: mismatched money waits for a review', true);
+UPDATE paycons.orders o SET state = 'needs_review', updated_at = pg_catalog.now()
+ WHERE o.state OPERATOR(paycons.=) ANY ('{created,paying,payment_failed}'::paycons.order_state[])
+   AND EXISTS (SELECT 1 FROM paycons.callbacks c
+                WHERE c.order_id OPERATOR(pg_catalog.=) o.order_id
+                  AND c.review OPERATOR(pg_catalog.=) 'pending');
+SELECT pg_catalog.set_config('paycons.reason', '', true);
+
+CREATE FUNCTION paycons.resolve_review(order_id text, decision text, reason text)
+    RETURNS paycons.orders
+    AS 'MODULE_PATHNAME', 'paycons_resolve_review'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION paycons.resolve_review(text, text, text) IS
+    'an operator''s decision about an order in needs_review: accept (its money covers it: paid), refund (give the money back), accept_and_refund (take what covers it, refund the rest) or close (nothing held); reason required';
+REVOKE EXECUTE ON FUNCTION paycons.resolve_review(text, text, text) FROM PUBLIC;
