@@ -379,6 +379,33 @@ outbox_claimed_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/*
+ * Where each column of the result row type (paycons.outbox's row type:
+ * dropped columns included, in table order) is in the claim's SPI result
+ * (RETURNING t.*, claimed_tid): found by name, 0 for a dropped column.
+ * Also the SPI columns of the id and of the leased row version.
+ */
+static int *
+claim_column_map(TupleDesc resdesc, TupleDesc spidesc, int *id_col, int *tid_col)
+{
+	int		   *map = palloc0(sizeof(int) * Max(resdesc->natts, 1));
+
+	for (int a = 0; a < resdesc->natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(resdesc, a);
+
+		if (!att->attisdropped)
+			map[a] = SPI_fnumber(spidesc, NameStr(att->attname));
+		if (map[a] < 0)
+			map[a] = 0;
+	}
+	*id_col = SPI_fnumber(spidesc, "id");
+	*tid_col = SPI_fnumber(spidesc, "claimed_tid");
+	if (*id_col <= 0 || *tid_col <= 0)
+		elog(ERROR, "outbox_claim's statement returned no id or claimed_tid");
+	return map;
+}
+
 /* Work of outbox_claim() */
 typedef struct ClaimWork
 {
@@ -403,7 +430,9 @@ claim_work(void *arg, MemoryContext caller)
 	bool	   *rownulls = palloc(sizeof(bool) * natts);
 	OutboxClaimedRow *rows = palloc(sizeof(OutboxClaimedRow) * batch);
 	OutboxLeased *leased;
-	int			id_attnum = SPI_fnumber(rsinfo->setDesc, "id");
+	int		   *colmap = NULL;
+	int			id_col = 0;
+	int			tid_col = 0;
 
 	OutboxLockPartitions();
 	values[0] = CStringGetTextDatum(w->consumer);
@@ -458,22 +487,29 @@ claim_work(void *arg, MemoryContext caller)
 							values, NULL, 0);
 
 			spidesc = SPI_tuptable->tupdesc;
-			if (spidesc->natts != natts + 1)
-				elog(ERROR, "outbox_claim row has %d columns, expected %d",
-					 spidesc->natts, natts + 1);
+			if (colmap == NULL)
+				colmap = claim_column_map(rsinfo->setDesc, spidesc, &id_col, &tid_col);
 			for (uint64 i = 0; i < SPI_processed && got < batch; i++)
 			{
 				bool		isnull;
+				HeapTuple	tup = SPI_tuptable->vals[i];
 
-				rows[got].tuple = SPI_copytuple(SPI_tuptable->vals[i]);
-				rows[got].where.id = DatumGetInt64(heap_getattr(rows[got].tuple, id_attnum,
-																spidesc, &isnull));
+				rows[got].where.id = DatumGetInt64(SPI_getbinval(tup, spidesc, id_col,
+																 &isnull));
 				rows[got].where.slot = slot;
-				ItemPointerCopy((ItemPointer) DatumGetPointer(heap_getattr(rows[got].tuple,
-																		   natts + 1,
-																		   spidesc,
-																		   &isnull)),
+				ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(tup, spidesc,
+																			tid_col,
+																			&isnull)),
 								&rows[got].where.tid);
+				/* the result row, in the function's row type, by column name */
+				for (int a = 0; a < natts; a++)
+				{
+					rowvals[a] = (Datum) 0;
+					rownulls[a] = true;
+					if (colmap[a] > 0)
+						rowvals[a] = SPI_getbinval(tup, spidesc, colmap[a], &rownulls[a]);
+				}
+				rows[got].tuple = heap_form_tuple(rsinfo->setDesc, rowvals, rownulls);
 				got++;
 			}
 			SPI_freetuptable(SPI_tuptable);
@@ -488,9 +524,7 @@ claim_work(void *arg, MemoryContext caller)
 	for (int i = 0; i < got; i++)
 	{
 		leased[i] = rows[i].where;
-		heap_deform_tuple(rows[i].tuple, rsinfo->setDesc, rowvals, rownulls);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
-							 rowvals, rownulls);
+		tuplestore_puttuple(rsinfo->setResult, rows[i].tuple);
 	}
 	OutboxRememberClaim(leased, got, w->consumer);
 	outbox_claim_scan_end(&cs);

@@ -18,10 +18,76 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/pg_rewrite.h"
 #include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 
+#include "as_owner.h"
 #include "spi_plans.h"
+
+/*
+ * An INSERT ... ON CONFLICT into a table of ours failed to plan because the
+ * DBA put an INSERT or UPDATE rule on the table (PostgreSQL refuses ON
+ * CONFLICT there).  paycons writes those rows exactly once through ON
+ * CONFLICT, so it cannot honour such a rule: say so, naming the rules.
+ */
+static void
+spi_plans_refuse_rules(const PayconsPlan *p)
+{
+	const char *into = strstr(p->sql, "INSERT INTO paycons.");
+	char		relname[NAMEDATALEN];
+	size_t		len;
+	Oid			relid;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	StringInfoData rules;
+
+	if (into == NULL)
+		return;
+	into += strlen("INSERT INTO paycons.");
+	len = strcspn(into, " (");
+	if (len == 0 || len >= NAMEDATALEN)
+		return;
+	memcpy(relname, into, len);
+	relname[len] = '\0';
+	relid = get_relname_relid(relname, PayconsSchemaOid());
+	if (!OidIsValid(relid))
+		return;
+	/* the INSERT and UPDATE rules of the table, by name, from pg_rewrite */
+	initStringInfo(&rules);
+	rel = table_open(RewriteRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_rewrite_ev_class, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, RewriteRelRulenameIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_rewrite r = (Form_pg_rewrite) GETSTRUCT(tup);
+
+		if (r->ev_type != '0' + CMD_INSERT && r->ev_type != '0' + CMD_UPDATE)
+			continue;
+		appendStringInfo(&rules, "%s\"%s\"", rules.len > 0 ? ", " : "",
+						 NameStr(r->rulename));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (rules.len == 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("paycons cannot honour rule %s on table paycons.%s",
+					rules.data, relname),
+			 errdetail("paycons writes this table exactly once with INSERT ... ON CONFLICT, which PostgreSQL does not allow on a table with INSERT or UPDATE rules."),
+			 errhint("Drop the rule; a trigger can do what it did.")));
+}
 
 /* The kept plan of p, prepared (again) if needed; SPI must be connected. */
 SPIPlanPtr
@@ -34,8 +100,28 @@ PayconsPlanGet(PayconsPlan *p)
 	}
 	if (p->plan == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes,
-											  p->cursor_options);
+		MemoryContext cxt = CurrentMemoryContext;
+		volatile SPIPlanPtr plan = NULL;
+
+		PG_TRY();
+		{
+			plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes,
+									  p->cursor_options);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			if (edata->sqlerrcode != ERRCODE_FEATURE_NOT_SUPPORTED ||
+				strstr(p->sql, " ON CONFLICT ") == NULL)
+				PG_RE_THROW();
+			FlushErrorState();
+			spi_plans_refuse_rules(p);
+			ReThrowError(edata);
+		}
+		PG_END_TRY();
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare_cursor failed for \"%s\": %s",
