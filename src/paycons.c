@@ -15,8 +15,12 @@
 #include "utils/guc.h"
 
 #include "paycons.h"
+#include "statement_load.h"
 
 PG_MODULE_MAGIC;
+
+/* paycons.statement_max_size: largest load_statement() content, kB */
+int			paycons_statement_max_size = 262144;
 
 /* paycons.reason: the reason recorded with hand-made state changes */
 char	   *paycons_reason_guc = NULL;
@@ -120,6 +124,17 @@ _PG_init(void)
 	}
 
 	/* --- end worker --- */
+
+	/* --- statements (issue 12) --- */
+	DefineCustomIntVariable("paycons.statement_max_size",
+							"Largest statement file paycons.load_statement() accepts as text.",
+							"Larger files are loaded with paycons.load_statement_upload().",
+							&paycons_statement_max_size,
+							262144, 1, 1048575,
+							PGC_SUSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	/* --- end statements --- */
 
 	MarkGUCPrefixReserved("paycons");
 }
