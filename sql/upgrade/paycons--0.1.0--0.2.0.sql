@@ -407,27 +407,55 @@ BEGIN
                IS DISTINCT FROM (excluded.local_outcome, excluded.statement_amount,
                                  excluded.local_amount, excluded.detail)
         RETURNING 1
-    ),
-    res AS (
-        -- a difference of a line that now is something else (matched, another class)
-        UPDATE paycons.reconciliation_diffs d
-           SET resolved_at = pg_catalog.now(), last_seen_at = pg_catalog.now(),
-               resolution = COALESCE(d.resolution,
-                   CASE WHEN j.diff IS NULL THEN 'matched later'
-                        ELSE pg_catalog.concat('now ', j.diff) END)
-          FROM j
-         WHERE d.channel OPERATOR(pg_catalog.=) v_channel
-           AND d.channel_txn_id OPERATOR(pg_catalog.=) (j.line).channel_txn_id
-           AND d.resolved_at IS NULL
-           AND d.diff OPERATOR(pg_catalog.=) ANY (v_line_diffs)
-           AND d.diff IS DISTINCT FROM j.diff
-        RETURNING 1
     )
     SELECT pg_catalog.count(*) FILTER (WHERE j.diff IS NULL AND NOT j.fresh),
            pg_catalog.count(*) FILTER (WHERE j.diff IS NOT NULL),
-           (SELECT pg_catalog.count(*) FROM ins) OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM res)
+           (SELECT pg_catalog.count(*) FROM ins)
       INTO matched, differences, v_n
       FROM j;
+
+    -- an open difference of a line that now is something else (matched, or
+    -- another class): resolved.  Driven by the open differences (few), each
+    -- finding its line and callback by primary key; the CASE is the one above.
+    UPDATE paycons.reconciliation_diffs d
+       SET resolved_at = pg_catalog.now(), last_seen_at = pg_catalog.now(),
+           resolution = COALESCE(d.resolution,
+               CASE WHEN x.diff IS NULL THEN 'matched later'
+                    ELSE pg_catalog.concat('now ', x.diff) END)
+      FROM (SELECT s.channel_txn_id,
+               CASE WHEN c.order_id OPERATOR(pg_catalog.<>) s.order_id
+                         OR c.kind OPERATOR(pg_catalog.<>) s.kind
+                         OR c.amount OPERATOR(pg_catalog.<>) s.amount
+                         OR c.currency OPERATOR(pg_catalog.<>) s.currency
+                    THEN 'fact_mismatch'
+                    WHEN c.status OPERATOR(pg_catalog.<>) 'success' THEN 'status_mismatch'
+                    WHEN c.outcome OPERATOR(pg_catalog.<>) ALL (v_money) THEN 'needs_review'
+                    WHEN s.kind OPERATOR(pg_catalog.=) 'payment' AND v_ppm IS NOT NULL
+                         AND pg_catalog.abs(
+                               CAST(COALESCE(s.fee_milli, s.fee OPERATOR(pg_catalog.*) 1000, 0) AS pg_catalog.numeric)
+                               OPERATOR(pg_catalog.-)
+                               (((CAST(s.amount AS pg_catalog.numeric) OPERATOR(pg_catalog.*) v_ppm)
+                                 OPERATOR(pg_catalog./) 1000)
+                                OPERATOR(pg_catalog.+) (CAST(v_fixed AS pg_catalog.numeric) OPERATOR(pg_catalog.*) 1000)))
+                             OPERATOR(pg_catalog.>=) 500
+                    THEN 'fee_mismatch'
+               END AS diff
+              FROM paycons.reconciliation_diffs od
+              JOIN paycons.statement_lines s
+                ON s.channel OPERATOR(pg_catalog.=) od.channel
+               AND s.channel_txn_id OPERATOR(pg_catalog.=) od.channel_txn_id
+              JOIN paycons.callbacks c
+                ON c.channel OPERATOR(pg_catalog.=) s.channel
+               AND c.channel_txn_id OPERATOR(pg_catalog.=) s.channel_txn_id
+             WHERE od.channel OPERATOR(pg_catalog.=) v_channel
+               AND od.resolved_at IS NULL
+               AND od.diff OPERATOR(pg_catalog.=) ANY (v_line_diffs)
+               AND s.statement_date OPERATOR(pg_catalog.=) v_date) x
+     WHERE d.channel OPERATOR(pg_catalog.=) v_channel
+       AND d.channel_txn_id OPERATOR(pg_catalog.=) x.channel_txn_id
+       AND d.resolved_at IS NULL
+       AND d.diff OPERATOR(pg_catalog.=) ANY (v_line_diffs)
+       AND d.diff IS DISTINCT FROM x.diff;
 
     -- a line no longer in this date's statement (the file was replaced)
     UPDATE paycons.reconciliation_diffs d
@@ -437,10 +465,11 @@ BEGIN
        AND d.statement_date OPERATOR(pg_catalog.=) v_date
        AND d.resolved_at IS NULL
        AND d.diff OPERATOR(pg_catalog.=) ANY (v_line_diffs)
-       AND NOT EXISTS (SELECT 1 FROM paycons.statement_lines s
-                        WHERE s.channel OPERATOR(pg_catalog.=) d.channel
-                          AND s.channel_txn_id OPERATOR(pg_catalog.=) d.channel_txn_id
-                          AND s.statement_date OPERATOR(pg_catalog.=) v_date);
+       -- by primary key only: one probe per open difference
+       AND (SELECT s.statement_date FROM paycons.statement_lines s
+             WHERE s.channel OPERATOR(pg_catalog.=) d.channel
+               AND s.channel_txn_id OPERATOR(pg_catalog.=) d.channel_txn_id)
+           IS DISTINCT FROM v_date;
 
     -- 3. money we believe we have that the channel never settled; the
     --    local day is shifted back by the cross-day window
