@@ -987,7 +987,7 @@ StmtParserFeed(StmtParser *p, const char *line, size_t len, StmtLine *out)
 StmtResult
 StmtParserFinish(StmtParser *p)
 {
-	p->record_line = p->lineno;
+	p->record_line = p->lineno > 0 ? p->lineno : 1;
 	if (p->pending > 0)
 		return stmt_fail(p, STMT_E_SYNTAX, NULL, stmt_empty,
 						 "The file ends inside a quoted field.");
