@@ -29,7 +29,7 @@ include $(PGXS)
 paycons--$(EXTVERSION).sql: $(INSTALL_FRAGMENTS)
 	cat $^ > $@
 
-.PHONY: test demo bench
+.PHONY: test demo bench fuzz-statement
 test:
 	bash test/run.sh
 
@@ -38,3 +38,7 @@ demo:
 
 bench:
 	bash bench/run.sh
+
+# libFuzzer target of the statement parsers (clang); FUZZ_SECONDS, default 60
+fuzz-statement:
+	bash test/fuzz/run_statement.sh $(FUZZ_SECONDS)

@@ -25,6 +25,11 @@ SELECT outcome FROM paycons.apply_callback('rc_pay', 'RT-7', 'rc-7', 'payment', 
 -- rc-8: we recorded a failure, the channel settled it
 SELECT outcome FROM paycons.apply_callback('rc_pay', 'RT-8', 'rc-8', 'payment', 'failed', 1000, 'CNY');
 
+-- the callbacks came at noon (UTC: hand-loaded lines use the channel's
+-- statement time zone, UTC by default), far from the day's boundary
+UPDATE paycons.callbacks SET received_at = current_date + time '12:00' AT TIME ZONE 'UTC'
+ WHERE channel = 'rc_pay';
+
 -- the statement, as COPY would load it (RT-5: an order we do not know)
 COPY paycons.statement_lines (channel, statement_date, channel_txn_id, order_id, kind, amount, currency, fee) FROM stdin;
 rc_pay	2026-11-20	RT-1	rc-1	payment	1000	CNY	6
@@ -70,6 +75,8 @@ SELECT diff, resolution, resolved_at IS NOT NULL AS resolved
 SELECT state FROM paycons.create_order('rcs-1', 1000, 'CNY');
 SELECT state FROM paycons.begin_payment('rcs-1', 'rc_signed');
 SELECT outcome, duplicate FROM paycons.apply_callback('rc_signed', 'RS-1', 'rcs-1', 'payment', 'success', 1000, 'CNY');
+UPDATE paycons.callbacks SET received_at = current_date + time '12:00' AT TIME ZONE 'UTC'
+ WHERE channel = 'rc_signed';
 INSERT INTO paycons.statement_lines (channel, statement_date, channel_txn_id, order_id, kind, amount, currency)
 VALUES ('rc_signed', current_date, 'RS-1', 'rcs-1', 'payment', 1000, 'CNY');
 SELECT * FROM paycons.reconcile_statement('rc_signed', current_date);

@@ -18,6 +18,10 @@ SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS paycons; RESET
 
 BEGIN;
 
+-- start from an empty outbox, so that the claim below sees only this
+-- test's events (everything is rolled back at the end)
+DELETE FROM paycons.outbox;
+
 CREATE TABLE sem_log (n serial, tbl text, what text, detail text);
 
 -- BEFORE row: log, and set the DBA's own column (shows BEFORE triggers run
@@ -121,11 +125,13 @@ UPDATE paycons.orders SET pay_deadline = now() - interval '1 minute' WHERE order
 SELECT (paycons.run_maintenance())->'payment_queries' AS payment_queries;
 
 -- Each table: every kind of trigger fired
-SELECT tbl, what, count(*) AS fired
-  FROM sem_log GROUP BY tbl, what ORDER BY tbl, what;
+-- (row triggers on the partitioned outbox fire on its partitions)
+SELECT CASE WHEN tbl ~ '^outbox_[0-9]+$' THEN 'outbox partition' ELSE tbl END AS tbl,
+       what, count(*) AS fired
+  FROM sem_log GROUP BY 1, 2 ORDER BY 1, 2;
 -- the statement triggers saw the rows through their transition tables
 SELECT tbl, what, detail FROM sem_log
- WHERE what LIKE '%STATEMENT' AND tbl IN ('orders', 'callbacks', 'outbox_0', 'outbox')
+ WHERE what LIKE '%STATEMENT' AND tbl IN ('orders', 'callbacks', 'outbox')
  ORDER BY n LIMIT 8;
 -- the BEFORE triggers' change was kept and the generated column computed,
 -- on every row the API wrote for this test

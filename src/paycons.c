@@ -44,6 +44,8 @@ int			paycons_stuck_grace = 900;
 int			paycons_refund_stuck_after = 3600;
 int			paycons_batch_size = 1000;
 
+int			paycons_statement_max_size = 262144;
+
 void		_PG_init(void);
 
 void
@@ -109,6 +111,16 @@ _PG_init(void)
 							1000, 1, 1000000,
 							PGC_SUSET,
 							0,
+							NULL, NULL, NULL);
+
+	/* statements */
+	DefineCustomIntVariable("paycons.statement_max_size",
+							"Largest statement file paycons.load_statement() accepts as text.",
+							"Larger files are loaded with paycons.load_statement_upload().",
+							&paycons_statement_max_size,
+							262144, 1, 1048575,
+							PGC_SUSET,
+							GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
 	/* the background worker: reloadable settings */

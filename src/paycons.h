@@ -31,4 +31,7 @@ extern int	paycons_stuck_grace;
 extern int	paycons_refund_stuck_after;
 extern int	paycons_batch_size;
 
+/* statements */
+extern int	paycons_statement_max_size;
+
 #endif							/* PAYCONS_H */

@@ -17,14 +17,30 @@ CREATE TABLE paycons.statement_lines (
     kind           text NOT NULL CONSTRAINT statement_lines_kind_valid CHECK (kind IN ('payment', 'refund')),
     amount         bigint NOT NULL CONSTRAINT statement_lines_amount_positive CHECK (amount > 0),
     currency       text NOT NULL CONSTRAINT statement_lines_currency_iso4217 CHECK (currency ~ '^[A-Z]{3}$'),
-    fee            bigint NOT NULL DEFAULT 0 CONSTRAINT statement_lines_fee_nonnegative CHECK (fee >= 0),
+    fee            bigint DEFAULT 0 CONSTRAINT statement_lines_fee_nonnegative CHECK (fee >= 0),
     settled_at     timestamptz,
     loaded_at      timestamptz NOT NULL DEFAULT now(),
+    -- issue 12: statements (the upgrade script adds these in this order)
+    fee_milli      bigint,
+    line_no        integer CONSTRAINT statement_lines_line_no_positive CHECK (line_no > 0),
+    original_txn_id text CONSTRAINT statement_lines_original_length CHECK (octet_length(original_txn_id) BETWEEN 1 AND 128),
+    merchant_refund_id text CONSTRAINT statement_lines_merchant_refund_length CHECK (octet_length(merchant_refund_id) BETWEEN 1 AND 128),
+    line_ref       text CONSTRAINT statement_lines_line_ref_length CHECK (octet_length(line_ref) BETWEEN 1 AND 128),
+    file_id        bigint,
     PRIMARY KEY (channel, channel_txn_id)
 );
 CREATE INDEX statement_lines_date ON paycons.statement_lines (channel, statement_date);
 COMMENT ON TABLE paycons.statement_lines IS
-    'settled transactions from the channels'' statements, one row per (channel, channel_txn_id); load with COPY';
+    'settled transactions from the channels'' statements, one row per (channel, channel_txn_id); load with paycons.load_statement() or COPY';
+COMMENT ON COLUMN paycons.statement_lines.fee IS
+    'the channel''s fee in whole minor units; NULL when the channel states it more precisely or gives it back (see fee_milli)';
+COMMENT ON COLUMN paycons.statement_lines.fee_milli IS
+    'the channel''s fee exactly, in thousandths of a minor unit (WeChat Pay states fees to 1/1000 fen); negative: a fee given back on a refund; NULL: see fee';
+COMMENT ON COLUMN paycons.statement_lines.line_no IS 'the line of the statement file it was loaded from';
+COMMENT ON COLUMN paycons.statement_lines.original_txn_id IS 'refunds: the channel''s id of the refunded payment';
+COMMENT ON COLUMN paycons.statement_lines.merchant_refund_id IS 'refunds: the merchant''s refund number as the channel lists it';
+COMMENT ON COLUMN paycons.statement_lines.line_ref IS 'the channel''s own id of the statement line (Stripe: the balance transaction txn_...)';
+COMMENT ON COLUMN paycons.statement_lines.file_id IS 'paycons.statement_files.id of the file it was loaded from (NULL: loaded by hand)';
 SELECT pg_catalog.pg_extension_config_dump('paycons.statement_lines', '');
 
 CREATE TABLE paycons.reconciliation_diffs (
@@ -34,7 +50,7 @@ CREATE TABLE paycons.reconciliation_diffs (
     diff            text NOT NULL
                     CONSTRAINT reconciliation_diffs_diff_valid
                     CHECK (diff IN ('missing_locally', 'fact_mismatch', 'status_mismatch',
-                                    'needs_review', 'missing_in_statement')),
+                                    'needs_review', 'missing_in_statement', 'fee_mismatch')),
     order_id        text,
     statement_date  date,
     statement_amount bigint,
@@ -46,6 +62,9 @@ CREATE TABLE paycons.reconciliation_diffs (
     found_at        timestamptz NOT NULL DEFAULT now(),
     last_seen_at    timestamptz NOT NULL DEFAULT now(),
     resolved_at     timestamptz,
+    -- issue 12: statements (the upgrade script adds these in this order)
+    resolution_note text CONSTRAINT reconciliation_diffs_note_length CHECK (octet_length(resolution_note) <= 1000),
+    resolved_by     text,
     CONSTRAINT reconciliation_diffs_once UNIQUE (channel, channel_txn_id, diff)
 );
 CREATE INDEX reconciliation_diffs_open ON paycons.reconciliation_diffs (found_at)
@@ -54,151 +73,8 @@ COMMENT ON TABLE paycons.reconciliation_diffs IS
     'differences between statements and local state: repaired ones (resolved_at set) and those a person must look at';
 COMMENT ON COLUMN paycons.reconciliation_diffs.resolution IS
     'how the difference was settled (for a line applied from the statement: the outcome apply_callback decided)';
+COMMENT ON COLUMN paycons.reconciliation_diffs.resolution_note IS 'the operator''s note given to paycons.resolve_diff()';
+COMMENT ON COLUMN paycons.reconciliation_diffs.resolved_by IS 'the role that resolved it with paycons.resolve_diff() (NULL: resolved by reconciliation)';
 SELECT pg_catalog.pg_extension_config_dump('paycons.reconciliation_diffs', '');
 SELECT pg_catalog.pg_extension_config_dump('paycons.reconciliation_diffs_id_seq', '');
 
-/*
- * paycons.reconcile_statement(channel, statement_date): one pass over the
- * statement lines of that channel and date.  Idempotent: a second run
- * applies nothing new (apply_callback answers replays) and adds no diff
- * twice.  Owner only: it feeds apply_callback with source 'statement',
- * which skips the per-callback signature (the statement is the channel's
- * own record).
- */
-CREATE FUNCTION paycons.reconcile_statement(
-    channel text,
-    statement_date date,
-    OUT lines integer,
-    OUT matched integer,
-    OUT repaired integer,
-    OUT differences integer,
-    OUT missing_in_statement integer)
-    RETURNS record
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, paycons, pg_temp
-AS $$
-DECLARE
-    v_channel  text := reconcile_statement.channel;
-    v_date     date := reconcile_statement.statement_date;
-    l          paycons.statement_lines;
-    c          paycons.callbacks;
-    r          record;
-    v_diff     text;
-BEGIN
-    IF v_channel IS NULL THEN
-        RAISE EXCEPTION 'channel must not be null' USING ERRCODE = '22004';
-    END IF;
-    IF v_date IS NULL THEN
-        RAISE EXCEPTION 'statement_date must not be null' USING ERRCODE = '22004';
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM paycons.channels ch WHERE ch.channel = v_channel) THEN
-        RAISE EXCEPTION 'payment channel "%" is not registered', v_channel
-            USING ERRCODE = 'PC106', HINT = 'Register it with paycons.set_channel().';
-    END IF;
-
-    lines := 0; matched := 0; repaired := 0; differences := 0; missing_in_statement := 0;
-
-    FOR l IN SELECT * FROM paycons.statement_lines s
-              WHERE s.channel = v_channel AND s.statement_date = v_date
-              ORDER BY s.channel_txn_id
-    LOOP
-        lines := lines + 1;
-        SELECT * INTO c FROM paycons.callbacks cb
-         WHERE cb.channel = l.channel AND cb.channel_txn_id = l.channel_txn_id;
-
-        IF NOT FOUND THEN
-            -- settled, but we never heard: apply it now (自动补单)
-            SELECT * INTO r FROM paycons.apply_callback(
-                l.channel, l.channel_txn_id, l.order_id, l.kind, 'success',
-                l.amount, l.currency,
-                jsonb_build_object('statement_date', l.statement_date, 'fee', l.fee,
-                                   'settled_at', l.settled_at),
-                NULL, NULL, 'statement');
-            IF r.outcome IN ('applied', 'late_payment', 'duplicate_payment') THEN
-                repaired := repaired + 1;
-                v_diff := 'missing_locally';
-            ELSE
-                -- applied, but the order could not take it (unknown order,
-                -- mismatched money, ...): a person must look
-                differences := differences + 1;
-                v_diff := 'needs_review';
-            END IF;
-            INSERT INTO paycons.reconciliation_diffs AS d
-                   (channel, channel_txn_id, diff, order_id, statement_date,
-                    statement_amount, currency, local_outcome, resolution, detail, resolved_at)
-            VALUES (l.channel, l.channel_txn_id, v_diff, l.order_id, l.statement_date,
-                    l.amount, l.currency, r.outcome, 'applied from the statement: ' || r.outcome,
-                    jsonb_build_object('statement', to_jsonb(l) - 'loaded_at'),
-                    CASE WHEN v_diff = 'missing_locally' THEN now() END)
-            ON CONFLICT ON CONSTRAINT reconciliation_diffs_once
-            DO UPDATE SET last_seen_at = now();
-            CONTINUE;
-        END IF;
-
-        v_diff := NULL;
-        IF c.order_id <> l.order_id OR c.kind <> l.kind
-           OR c.amount <> l.amount OR c.currency <> l.currency THEN
-            v_diff := 'fact_mismatch';
-        ELSIF c.status <> 'success' THEN
-            v_diff := 'status_mismatch';
-        ELSIF c.outcome NOT IN ('applied', 'late_payment', 'duplicate_payment') THEN
-            -- the money is real, but the order did not take it
-            v_diff := 'needs_review';
-        END IF;
-
-        IF v_diff IS NULL THEN
-            matched := matched + 1;
-            -- a difference found earlier and since repaired by other means
-            UPDATE paycons.reconciliation_diffs d
-               SET resolved_at = now(), last_seen_at = now(),
-                   resolution = coalesce(d.resolution, 'matched later')
-             WHERE d.channel = l.channel AND d.channel_txn_id = l.channel_txn_id
-               AND d.resolved_at IS NULL AND d.diff <> 'missing_locally';
-        ELSE
-            differences := differences + 1;
-            INSERT INTO paycons.reconciliation_diffs AS d
-                   (channel, channel_txn_id, diff, order_id, statement_date,
-                    statement_amount, local_amount, currency, local_outcome, detail)
-            VALUES (l.channel, l.channel_txn_id, v_diff, l.order_id, l.statement_date,
-                    l.amount, c.amount, l.currency, c.outcome,
-                    jsonb_build_object('statement', to_jsonb(l) - 'loaded_at',
-                                       'local', to_jsonb(c) - 'payload'))
-            ON CONFLICT ON CONSTRAINT reconciliation_diffs_once
-            DO UPDATE SET last_seen_at = now(), local_outcome = excluded.local_outcome,
-                          detail = excluded.detail;
-        END IF;
-    END LOOP;
-
-    -- money we believe we received on that day that the channel never settled
-    FOR c IN SELECT * FROM paycons.callbacks cb
-              WHERE cb.channel = v_channel
-                AND cb.status = 'success'
-                AND cb.outcome IN ('applied', 'late_payment', 'duplicate_payment')
-                AND cb.received_at >= v_date::timestamptz
-                AND cb.received_at < (v_date + 1)::timestamptz
-                AND NOT EXISTS (SELECT 1 FROM paycons.statement_lines s
-                                 WHERE s.channel = cb.channel
-                                   AND s.channel_txn_id = cb.channel_txn_id)
-              ORDER BY cb.channel_txn_id
-    LOOP
-        missing_in_statement := missing_in_statement + 1;
-        INSERT INTO paycons.reconciliation_diffs AS d
-               (channel, channel_txn_id, diff, order_id, statement_date,
-                local_amount, currency, local_outcome, detail)
-        VALUES (c.channel, c.channel_txn_id, 'missing_in_statement', c.order_id, v_date,
-                c.amount, c.currency, c.outcome, to_jsonb(c) - 'payload')
-        ON CONFLICT ON CONSTRAINT reconciliation_diffs_once
-        DO UPDATE SET last_seen_at = now();
-    END LOOP;
-
-    -- a line that arrived in a later statement resolves an earlier gap
-    UPDATE paycons.reconciliation_diffs d
-       SET resolved_at = now(), resolution = 'found in a later statement'
-     WHERE d.channel = v_channel AND d.diff = 'missing_in_statement'
-       AND d.resolved_at IS NULL
-       AND EXISTS (SELECT 1 FROM paycons.statement_lines s
-                    WHERE s.channel = d.channel AND s.channel_txn_id = d.channel_txn_id);
-END;
-$$;
-COMMENT ON FUNCTION paycons.reconcile_statement(text, date) IS
-    'reconcile one channel''s statement for one date: apply what we missed (source statement), record every other difference';

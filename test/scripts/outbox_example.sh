@@ -31,7 +31,12 @@ SQL
 /usr/bin/python3 "$HERE/examples/outbox_consumer.py" example-1 --until-empty \
     --fail-type poison.pill >"$OUT" 2>"$ERR" &
 CPID=$!
-sleep 0.5                      # the consumer is now waiting on LISTEN
+# wait until the consumer's LISTEN is in effect (its listening session
+# stays idle with LISTEN as its last statement)
+for _ in $(seq 1 300); do
+    [ "$($PSQL -c "SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN paycons_outbox' AND state = 'idle'")" -ge 1 ] && break
+    sleep 0.1
+done
 
 # 20 orders created and paid, one transaction (three events) per order,
 # plus one poison event
