@@ -46,6 +46,7 @@ CREATE TABLE paycons.reconciliation_diffs (
     found_at        timestamptz NOT NULL DEFAULT now(),
     last_seen_at    timestamptz NOT NULL DEFAULT now(),
     resolved_at     timestamptz,
+    resolved_by     text,
     CONSTRAINT reconciliation_diffs_once UNIQUE (channel, channel_txn_id, diff)
 );
 CREATE INDEX reconciliation_diffs_open ON paycons.reconciliation_diffs (found_at)
@@ -54,6 +55,8 @@ COMMENT ON TABLE paycons.reconciliation_diffs IS
     'differences between statements and local state: repaired ones (resolved_at set) and those a person must look at';
 COMMENT ON COLUMN paycons.reconciliation_diffs.resolution IS
     'how the difference was settled (for a line applied from the statement: the outcome apply_callback decided)';
+COMMENT ON COLUMN paycons.reconciliation_diffs.resolved_by IS
+    'the role that resolved it with paycons.resolve_diff() (NULL when reconciliation itself settled it)';
 SELECT pg_catalog.pg_extension_config_dump('paycons.reconciliation_diffs', '');
 SELECT pg_catalog.pg_extension_config_dump('paycons.reconciliation_diffs_id_seq', '');
 
@@ -77,6 +80,8 @@ CREATE FUNCTION paycons.reconcile_statement(
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, paycons, pg_temp
 AS $$
+-- Runs as the owner: every operator and function is schema-qualified on
+-- top of the pinned search_path (doc/security.md).
 DECLARE
     v_channel  text := reconcile_statement.channel;
     v_date     date := reconcile_statement.statement_date;
@@ -91,7 +96,8 @@ BEGIN
     IF v_date IS NULL THEN
         RAISE EXCEPTION 'statement_date must not be null' USING ERRCODE = '22004';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM paycons.channels ch WHERE ch.channel = v_channel) THEN
+    IF NOT EXISTS (SELECT 1 FROM paycons.channels ch
+                    WHERE ch.channel OPERATOR(pg_catalog.=) v_channel) THEN
         RAISE EXCEPTION 'payment channel "%" is not registered', v_channel
             USING ERRCODE = 'PC106', HINT = 'Register it with paycons.set_channel().';
     END IF;
@@ -99,106 +105,126 @@ BEGIN
     lines := 0; matched := 0; repaired := 0; differences := 0; missing_in_statement := 0;
 
     FOR l IN SELECT * FROM paycons.statement_lines s
-              WHERE s.channel = v_channel AND s.statement_date = v_date
+              WHERE s.channel OPERATOR(pg_catalog.=) v_channel
+                AND s.statement_date OPERATOR(pg_catalog.=) v_date
               ORDER BY s.channel_txn_id
     LOOP
-        lines := lines + 1;
+        lines := lines OPERATOR(pg_catalog.+) 1;
         SELECT * INTO c FROM paycons.callbacks cb
-         WHERE cb.channel = l.channel AND cb.channel_txn_id = l.channel_txn_id;
+         WHERE cb.channel OPERATOR(pg_catalog.=) l.channel
+           AND cb.channel_txn_id OPERATOR(pg_catalog.=) l.channel_txn_id;
 
         IF NOT FOUND THEN
             -- settled, but we never heard: apply it now (自动补单)
             SELECT * INTO r FROM paycons.apply_callback(
                 l.channel, l.channel_txn_id, l.order_id, l.kind, 'success',
                 l.amount, l.currency,
-                jsonb_build_object('statement_date', l.statement_date, 'fee', l.fee,
-                                   'settled_at', l.settled_at),
+                pg_catalog.jsonb_build_object('statement_date', l.statement_date, 'fee', l.fee,
+                                              'settled_at', l.settled_at),
                 NULL, NULL, 'statement');
-            IF r.outcome IN ('applied', 'late_payment', 'duplicate_payment') THEN
-                repaired := repaired + 1;
+            IF r.outcome OPERATOR(pg_catalog.=) ANY (ARRAY['applied', 'late_payment', 'duplicate_payment']) THEN
+                repaired := repaired OPERATOR(pg_catalog.+) 1;
                 v_diff := 'missing_locally';
             ELSE
                 -- applied, but the order could not take it (unknown order,
                 -- mismatched money, ...): a person must look
-                differences := differences + 1;
+                differences := differences OPERATOR(pg_catalog.+) 1;
                 v_diff := 'needs_review';
             END IF;
             INSERT INTO paycons.reconciliation_diffs AS d
                    (channel, channel_txn_id, diff, order_id, statement_date,
                     statement_amount, currency, local_outcome, resolution, detail, resolved_at)
             VALUES (l.channel, l.channel_txn_id, v_diff, l.order_id, l.statement_date,
-                    l.amount, l.currency, r.outcome, 'applied from the statement: ' || r.outcome,
-                    jsonb_build_object('statement', to_jsonb(l) - 'loaded_at'),
-                    CASE WHEN v_diff = 'missing_locally' THEN now() END)
+                    l.amount, l.currency, r.outcome,
+                    'applied from the statement: ' OPERATOR(pg_catalog.||) r.outcome,
+                    pg_catalog.jsonb_build_object('statement',
+                        pg_catalog.to_jsonb(l) OPERATOR(pg_catalog.-) 'loaded_at'::pg_catalog.text),
+                    CASE WHEN v_diff OPERATOR(pg_catalog.=) 'missing_locally' THEN pg_catalog.now() END)
             ON CONFLICT ON CONSTRAINT reconciliation_diffs_once
-            DO UPDATE SET last_seen_at = now();
+            DO UPDATE SET last_seen_at = pg_catalog.now();
             CONTINUE;
         END IF;
 
         v_diff := NULL;
-        IF c.order_id <> l.order_id OR c.kind <> l.kind
-           OR c.amount <> l.amount OR c.currency <> l.currency THEN
+        IF c.order_id OPERATOR(pg_catalog.<>) l.order_id OR c.kind OPERATOR(pg_catalog.<>) l.kind
+           OR c.amount OPERATOR(pg_catalog.<>) l.amount OR c.currency OPERATOR(pg_catalog.<>) l.currency THEN
             v_diff := 'fact_mismatch';
-        ELSIF c.status <> 'success' THEN
+        ELSIF c.status OPERATOR(pg_catalog.<>) 'success' THEN
             v_diff := 'status_mismatch';
-        ELSIF c.outcome NOT IN ('applied', 'late_payment', 'duplicate_payment') THEN
+        ELSIF NOT (c.outcome OPERATOR(pg_catalog.=) ANY (ARRAY['applied', 'late_payment', 'duplicate_payment'])) THEN
             -- the money is real, but the order did not take it
             v_diff := 'needs_review';
         END IF;
 
         IF v_diff IS NULL THEN
-            matched := matched + 1;
+            matched := matched OPERATOR(pg_catalog.+) 1;
             -- a difference found earlier and since repaired by other means
             UPDATE paycons.reconciliation_diffs d
-               SET resolved_at = now(), last_seen_at = now(),
+               SET resolved_at = pg_catalog.now(), last_seen_at = pg_catalog.now(),
                    resolution = coalesce(d.resolution, 'matched later')
-             WHERE d.channel = l.channel AND d.channel_txn_id = l.channel_txn_id
-               AND d.resolved_at IS NULL AND d.diff <> 'missing_locally';
+             WHERE d.channel OPERATOR(pg_catalog.=) l.channel
+               AND d.channel_txn_id OPERATOR(pg_catalog.=) l.channel_txn_id
+               AND d.resolved_at IS NULL AND d.diff OPERATOR(pg_catalog.<>) 'missing_locally';
         ELSE
-            differences := differences + 1;
+            differences := differences OPERATOR(pg_catalog.+) 1;
             INSERT INTO paycons.reconciliation_diffs AS d
                    (channel, channel_txn_id, diff, order_id, statement_date,
                     statement_amount, local_amount, currency, local_outcome, detail)
             VALUES (l.channel, l.channel_txn_id, v_diff, l.order_id, l.statement_date,
                     l.amount, c.amount, l.currency, c.outcome,
-                    jsonb_build_object('statement', to_jsonb(l) - 'loaded_at',
-                                       'local', to_jsonb(c) - 'payload'))
+                    pg_catalog.jsonb_build_object(
+                        'statement', pg_catalog.to_jsonb(l) OPERATOR(pg_catalog.-) 'loaded_at'::pg_catalog.text,
+                        'local', pg_catalog.to_jsonb(c) OPERATOR(pg_catalog.-) 'payload'::pg_catalog.text))
             ON CONFLICT ON CONSTRAINT reconciliation_diffs_once
-            DO UPDATE SET last_seen_at = now(), local_outcome = excluded.local_outcome,
+            DO UPDATE SET last_seen_at = pg_catalog.now(), local_outcome = excluded.local_outcome,
                           detail = excluded.detail;
         END IF;
     END LOOP;
 
     -- money we believe we received on that day that the channel never settled
     FOR c IN SELECT * FROM paycons.callbacks cb
-              WHERE cb.channel = v_channel
-                AND cb.status = 'success'
-                AND cb.outcome IN ('applied', 'late_payment', 'duplicate_payment')
-                AND cb.received_at >= v_date::timestamptz
-                AND cb.received_at < (v_date + 1)::timestamptz
+              WHERE cb.channel OPERATOR(pg_catalog.=) v_channel
+                AND cb.status OPERATOR(pg_catalog.=) 'success'
+                AND cb.outcome OPERATOR(pg_catalog.=) ANY (ARRAY['applied', 'late_payment', 'duplicate_payment'])
+                AND cb.received_at OPERATOR(pg_catalog.>=) v_date::pg_catalog.timestamptz
+                AND cb.received_at OPERATOR(pg_catalog.<) (v_date OPERATOR(pg_catalog.+) 1)::pg_catalog.timestamptz
                 AND NOT EXISTS (SELECT 1 FROM paycons.statement_lines s
-                                 WHERE s.channel = cb.channel
-                                   AND s.channel_txn_id = cb.channel_txn_id)
+                                 WHERE s.channel OPERATOR(pg_catalog.=) cb.channel
+                                   AND s.channel_txn_id OPERATOR(pg_catalog.=) cb.channel_txn_id)
               ORDER BY cb.channel_txn_id
     LOOP
-        missing_in_statement := missing_in_statement + 1;
+        missing_in_statement := missing_in_statement OPERATOR(pg_catalog.+) 1;
         INSERT INTO paycons.reconciliation_diffs AS d
                (channel, channel_txn_id, diff, order_id, statement_date,
                 local_amount, currency, local_outcome, detail)
         VALUES (c.channel, c.channel_txn_id, 'missing_in_statement', c.order_id, v_date,
-                c.amount, c.currency, c.outcome, to_jsonb(c) - 'payload')
+                c.amount, c.currency, c.outcome,
+                pg_catalog.to_jsonb(c) OPERATOR(pg_catalog.-) 'payload'::pg_catalog.text)
         ON CONFLICT ON CONSTRAINT reconciliation_diffs_once
-        DO UPDATE SET last_seen_at = now();
+        DO UPDATE SET last_seen_at = pg_catalog.now();
     END LOOP;
 
     -- a line that arrived in a later statement resolves an earlier gap
     UPDATE paycons.reconciliation_diffs d
-       SET resolved_at = now(), resolution = 'found in a later statement'
-     WHERE d.channel = v_channel AND d.diff = 'missing_in_statement'
+       SET resolved_at = pg_catalog.now(), resolution = 'found in a later statement'
+     WHERE d.channel OPERATOR(pg_catalog.=) v_channel
+       AND d.diff OPERATOR(pg_catalog.=) 'missing_in_statement'
        AND d.resolved_at IS NULL
        AND EXISTS (SELECT 1 FROM paycons.statement_lines s
-                    WHERE s.channel = d.channel AND s.channel_txn_id = d.channel_txn_id);
+                    WHERE s.channel OPERATOR(pg_catalog.=) d.channel
+                      AND s.channel_txn_id OPERATOR(pg_catalog.=) d.channel_txn_id);
 END;
 $$;
 COMMENT ON FUNCTION paycons.reconcile_statement(text, date) IS
     'reconcile one channel''s statement for one date: apply what we missed (source statement), record every other difference';
+
+/*
+ * paycons.resolve_diff(id, resolution): an operator settles an open
+ * difference (granted by paycons.grant_operator_role()).
+ */
+CREATE FUNCTION paycons.resolve_diff(id bigint, resolution text)
+    RETURNS paycons.reconciliation_diffs
+    AS 'MODULE_PATHNAME', 'paycons_resolve_diff'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION paycons.resolve_diff(bigint, text) IS
+    'mark an open reconciliation difference resolved, with a note and the calling role (PC027 unknown, PC028 resolved already)';
