@@ -74,7 +74,7 @@ BEGIN
             ' FROM (SELECT COALESCE(outcome::pg_catalog.text, ''(none)'') AS outcome, pg_catalog.count(*) AS n'
             '       FROM paycons.callbacks'
             '       WHERE received_at OPERATOR(pg_catalog.>)'
-            '             pg_catalog.now() OPERATOR(pg_catalog.-) ''1 hour''::pg_catalog.interval'
+            '             (pg_catalog.now() OPERATOR(pg_catalog.-) ''1 hour''::pg_catalog.interval)'
             '       GROUP BY 1) s'
        INTO result;
     RETURN result;
