@@ -142,18 +142,20 @@ CREATE FUNCTION paycons.require_aggregate_type(aggregate_type text) RETURNS void
     SET search_path = pg_catalog, paycons, pg_temp
 AS $$
 BEGIN
-    IF aggregate_type IS NULL THEN
+    IF require_aggregate_type.aggregate_type IS NULL THEN
         RAISE EXCEPTION 'aggregate_type must not be null' USING ERRCODE = '22004';
     END IF;
-    IF aggregate_type OPERATOR(pg_catalog.=) '' THEN
+    IF require_aggregate_type.aggregate_type OPERATOR(pg_catalog.=) '' THEN
         RAISE EXCEPTION 'aggregate_type must not be empty' USING ERRCODE = 'PC006';
     END IF;
-    IF pg_catalog.octet_length(aggregate_type) OPERATOR(pg_catalog.>) 64 THEN
-        RAISE EXCEPTION 'aggregate_type "%..." is too long', pg_catalog.left(aggregate_type, 32)
+    IF pg_catalog.octet_length(require_aggregate_type.aggregate_type) OPERATOR(pg_catalog.>) 64 THEN
+        RAISE EXCEPTION 'aggregate_type "%..." is too long',
+            pg_catalog."left"(require_aggregate_type.aggregate_type, 32)
             USING ERRCODE = '22001', DETAIL = 'The maximum is 64 bytes.';
     END IF;
-    IF aggregate_type OPERATOR(pg_catalog.~) '[[:cntrl:]]' THEN
-        RAISE EXCEPTION 'aggregate_type "%" contains a control character', aggregate_type
+    IF require_aggregate_type.aggregate_type OPERATOR(pg_catalog.~) '[[:cntrl:]]' THEN
+        RAISE EXCEPTION 'aggregate_type "%" contains a control character',
+            require_aggregate_type.aggregate_type
             USING ERRCODE = 'PC006';
     END IF;
 END;
@@ -168,16 +170,16 @@ CREATE FUNCTION paycons.allow_guarded_table(tbl regclass) RETURNS void
     SET search_path = pg_catalog, paycons, pg_temp
 AS $$
 BEGIN
-    PERFORM paycons.require_table(tbl, 'write paycons.order_history');
+    PERFORM paycons.require_table(allow_guarded_table.tbl, 'write paycons.order_history');
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
-                    WHERE a.attrelid OPERATOR(pg_catalog.=) tbl
+                    WHERE a.attrelid OPERATOR(pg_catalog.=) allow_guarded_table.tbl
                       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
                       AND a.atttypid OPERATOR(pg_catalog.=) 'paycons.order_state'::pg_catalog.regtype) THEN
-        RAISE EXCEPTION 'table "%" has no column of type paycons.order_state', tbl
+        RAISE EXCEPTION 'table "%" has no column of type paycons.order_state', allow_guarded_table.tbl
             USING ERRCODE = 'PC029', HINT = 'paycons.order_guard() guards a column of that type.';
     END IF;
-    INSERT INTO paycons.history_tables (relid) VALUES (tbl)
-        ON CONFLICT (relid) DO NOTHING;
+    INSERT INTO paycons.history_tables (relid) VALUES (allow_guarded_table.tbl)
+        ON CONFLICT ON CONSTRAINT history_tables_pkey DO NOTHING;
 END;
 $$;
 COMMENT ON FUNCTION paycons.allow_guarded_table(regclass) IS
@@ -199,10 +201,11 @@ CREATE FUNCTION paycons.allow_outbox_table(tbl regclass, aggregate_type text) RE
     SET search_path = pg_catalog, paycons, pg_temp
 AS $$
 BEGIN
-    PERFORM paycons.require_table(tbl, 'write outbox events');
-    PERFORM paycons.require_aggregate_type(aggregate_type);
-    INSERT INTO paycons.outbox_tables (relid, aggregate_type) VALUES (tbl, aggregate_type)
-        ON CONFLICT (relid, aggregate_type) DO NOTHING;
+    PERFORM paycons.require_table(allow_outbox_table.tbl, 'write outbox events');
+    PERFORM paycons.require_aggregate_type(allow_outbox_table.aggregate_type);
+    INSERT INTO paycons.outbox_tables (relid, aggregate_type)
+    VALUES (allow_outbox_table.tbl, allow_outbox_table.aggregate_type)
+        ON CONFLICT ON CONSTRAINT outbox_tables_pkey DO NOTHING;
 END;
 $$;
 COMMENT ON FUNCTION paycons.allow_outbox_table(regclass, text) IS
@@ -231,7 +234,7 @@ BEGIN
     PERFORM paycons.require_aggregate_type(allow_emit.aggregate_type);
     INSERT INTO paycons.emit_roles (role, aggregate_type)
     VALUES (v_role::pg_catalog.regrole, allow_emit.aggregate_type)
-        ON CONFLICT (role, aggregate_type) DO NOTHING;
+        ON CONFLICT ON CONSTRAINT emit_roles_pkey DO NOTHING;
 END;
 $$;
 COMMENT ON FUNCTION paycons.allow_emit(text, text) IS
