@@ -137,9 +137,9 @@ PayconsCheckMoneyEdge(Relation rel, HeapTuple newtup, OrderState from,
 	bool		forced = false;
 	char	   *order_id;
 
-	if (RelationGetRelid(rel) != PayconsRelid("orders"))
-		return false;
 	if (!PayconsIsMoneyEdge(from, to) && to != OS_REFUNDING)
+		return false;
+	if (RelationGetRelid(rel) != PayconsRelid("orders"))
 		return false;
 
 	authority = money_authority();
