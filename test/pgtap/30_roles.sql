@@ -5,7 +5,7 @@
 -- creates no role; and the grant functions' errors.  Run by pg_prove
 -- against a database with pgtap and paycons.
 BEGIN;
-SELECT plan(54);
+SELECT plan(55);
 
 -- ---------------------------------------------------------------------
 -- The extension script creates no role.
@@ -121,6 +121,14 @@ SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
                          OR has_function_privilege('tap_sec_consumer', p.oid, 'EXECUTE')
                          OR has_function_privilege('tap_sec_operator', p.oid, 'EXECUTE'))$$,
                 'grants, registrations, channels, reconciliation and maintenance are the owner''s');
+-- owner code in SQL or PL/pgSQL pins search_path (C code pins it in as_owner.c)
+SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
+                   JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                                   AND d.deptype = 'e'
+                   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'paycons'
+                  WHERE p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
+                    AND NOT coalesce(p.proconfig, '{}') @> ARRAY['search_path=pg_catalog, paycons, pg_temp']$$,
+                'every SQL and PL/pgSQL function of paycons pins search_path = pg_catalog, paycons, pg_temp');
 -- a role calls what is its own, and is refused the rest
 SELECT is(pg_temp.try_as('tap_sec_consumer', $$SELECT paycons.create_order('tap-sec-1', 100, 'CNY')$$),
           '42501', 'a consumer cannot create orders');
