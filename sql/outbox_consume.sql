@@ -182,6 +182,7 @@ DROP ROLE IF EXISTS ob_app;
 RESET client_min_messages;
 CREATE ROLE ob_app;
 SELECT paycons.grant_app_role('ob_app');
+SELECT paycons.grant_consumer_role('ob_app');
 SET ROLE ob_app;
 SELECT paycons.emit('app', 'G', 'g.1', '{}') > 0 AS emitted;
 SELECT id, aggregate_id FROM paycons.outbox_claim('app-1', 10);

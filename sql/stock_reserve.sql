@@ -42,7 +42,7 @@ SELECT stock_try($$SELECT paycons.reserve_stock('sr-3', '[{"sku": "sr-apple", "q
 
 -- payment commits: on_hand and reserved both drop
 SELECT order_id, state FROM paycons.begin_payment('sr-1', 'sr-chan');
-SELECT order_id, state FROM paycons.transition('sr-1', 'paid');
+SELECT order_id, state FROM paycons.transition('sr-1', 'paid', 'test: paid by hand (forced)');
 SELECT * FROM stock_show('{sr-apple,sr-pear}');
 SELECT order_id, state FROM paycons.stock_orders WHERE order_id = 'sr-1';
 SELECT paycons.commit_stock('sr-1');          -- already committed: no-op
@@ -94,5 +94,5 @@ SELECT * FROM stock_show('{sr-apple,sr-pear}');
 SELECT count(*) AS bad_rows FROM paycons.stock_orders WHERE order_id IN ('sr-bad', 'sr-missing');
 -- a paid order that never reserved: nothing to commit
 SELECT order_id, state FROM paycons.begin_payment('sr-bad', 'sr-chan');
-SELECT order_id, state FROM paycons.transition('sr-bad', 'paid');
+SELECT order_id, state FROM paycons.transition('sr-bad', 'paid', 'test: paid by hand (forced)');
 SELECT count(*) FROM paycons.stock_orders WHERE order_id = 'sr-bad';

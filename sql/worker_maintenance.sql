@@ -13,6 +13,7 @@ CREATE VIEW wm_events AS
      ORDER BY id;
 
 SELECT sku, on_hand FROM paycons.add_stock('wm-widget', 10);
+SELECT paycons.set_channel('wm-chan');
 
 -- wm-1 is paying, past its deadline; wm-2 is paying, not yet due
 SELECT order_id FROM paycons.create_order('wm-1', 900, 'CNY', '1 millisecond');
@@ -56,7 +57,7 @@ RESET paycons.stuck_grace;
 
 -- a paid order whose stock commit failed is committed by the next pass
 ALTER TABLE paycons.orders DISABLE TRIGGER paycons_stock;
-SELECT order_id, state FROM paycons.transition('wm-2', 'paid');
+SELECT outcome, state FROM paycons.apply_callback('wm-chan', 'wm-T-2', 'wm-2', 'payment', 'success', 900, 'CNY');
 ALTER TABLE paycons.orders ENABLE TRIGGER paycons_stock;
 SELECT order_id, state FROM paycons.stock_orders WHERE order_id = 'wm-2';
 SELECT wm_pass();
@@ -72,8 +73,8 @@ SET paycons.refund_stuck_after = 0;
 SELECT wm_pass();
 SELECT event_type, payload->>'order_id' AS order_id, payload->>'attempt' AS attempt
   FROM paycons.outbox WHERE aggregate_id = 'wm-2' AND event_type = 'refund.query';
--- when it leaves refunding, its probe is forgotten
-SELECT order_id, state FROM paycons.transition('wm-2', 'refunded');
+-- when it leaves refunding (the refund's callback), its probe is forgotten
+SELECT outcome, state FROM paycons.apply_callback('wm-chan', 'wm-R-2', 'wm-2', 'refund', 'success', 900, 'CNY');
 SELECT wm_pass();
 SELECT count(*) AS probes_left FROM paycons.order_probes WHERE order_id = 'wm-2';
 RESET paycons.refund_stuck_after;

@@ -87,7 +87,7 @@ static PayconsPlan comp_claim = {
 	"SELECT c.id, c.order_id, c.action, c.handler::pg_catalog.oid, c.args, c.attempts,"
 	" c.run_as::pg_catalog.oid"
 	" FROM paycons.compensations c"
-	" WHERE c.state IN ('pending', 'waiting_external')"
+	" WHERE c.state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'waiting_external'])"
 	" AND c.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()"
 	" ORDER BY c.next_attempt_at, c.id LIMIT $1 FOR UPDATE SKIP LOCKED",
 	1, {INT4OID}, 0, NULL
@@ -148,7 +148,7 @@ static PayconsPlan comp_reset = {
 static PayconsPlan comp_find_refund = {
 	"SELECT id FROM paycons.compensations"
 	" WHERE order_id OPERATOR(pg_catalog.=) $1 AND handler IS NULL"
-	" AND state IN ('pending', 'waiting_external', 'dead')"
+	" AND state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'waiting_external', 'dead'])"
 	" AND CASE WHEN $3 IS NOT NULL"
 	"   THEN action OPERATOR(pg_catalog.=) ('refund:' OPERATOR(pg_catalog.||) $3)"
 	"   ELSE action OPERATOR(pg_catalog.~~) 'refund:%'"

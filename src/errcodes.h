@@ -4,8 +4,8 @@
  *	  paycons's own SQLSTATEs, class PC.
  *
  * Every code is listed, with its meaning, in doc/errors.md; keep the two in
- * step.  Ranges: PC0xx orders and the state machine, PC1xx callbacks and
- * channels, PC2xx outbox, PC3xx compensations, stock and maintenance.
+ * step.  Ranges: PC0xx orders and the state machine (PC020-PC049: money
+ * authority, registrations and roles), PC1xx callbacks and channels, PC2xx outbox, PC3xx compensations, stock and maintenance.
  * Errors that PostgreSQL already has a code for (22004 null value, 22001
  * string too long, 54000 program limit, 42501 privilege, 39P01 trigger
  * protocol) use that code instead.
@@ -31,6 +31,16 @@
 #define ERRCODE_PAYCONS_ORDER_NOT_IN_REVIEW	MAKE_SQLSTATE('P','C','0','0','8')
 #define ERRCODE_PAYCONS_REVIEW_DECISION		MAKE_SQLSTATE('P','C','0','0','9')
 
+/* security: money authority and least privilege (issue 10, PC020-PC049) */
+#define ERRCODE_PAYCONS_MONEY_EDGE_NEEDS_MONEY	MAKE_SQLSTATE('P','C','0','2','0')
+#define ERRCODE_PAYCONS_FORCED_EDGE_NEEDS_REASON MAKE_SQLSTATE('P','C','0','2','1')
+#define ERRCODE_PAYCONS_NOTHING_TO_REFUND		MAKE_SQLSTATE('P','C','0','2','2')
+#define ERRCODE_PAYCONS_HISTORY_NOT_ALLOWED		MAKE_SQLSTATE('P','C','0','2','3')
+#define ERRCODE_PAYCONS_OUTBOX_TABLE_NOT_ALLOWED MAKE_SQLSTATE('P','C','0','2','4')
+#define ERRCODE_PAYCONS_RESERVED_AGGREGATE_TYPE	MAKE_SQLSTATE('P','C','0','2','5')
+#define ERRCODE_PAYCONS_UNKNOWN_ROLE			MAKE_SQLSTATE('P','C','0','2','6')
+#define ERRCODE_PAYCONS_CANNOT_REGISTER			MAKE_SQLSTATE('P','C','0','2','9')
+
 /* callbacks */
 #define ERRCODE_PAYCONS_INVALID_CALLBACK_KIND	MAKE_SQLSTATE('P','C','1','0','1')
 #define ERRCODE_PAYCONS_INVALID_CALLBACK_STATUS	MAKE_SQLSTATE('P','C','1','0','2')
@@ -54,6 +64,9 @@
 #define ERRCODE_PAYCONS_STMT_SUMMARY			MAKE_SQLSTATE('P','C','1','6','1')
 #define ERRCODE_PAYCONS_STMT_INVALID_ID			MAKE_SQLSTATE('P','C','1','6','2')
 #define ERRCODE_PAYCONS_STMT_INVALID_KIND		MAKE_SQLSTATE('P','C','1','6','3')
+#define ERRCODE_PAYCONS_STMT_DIFF_NOT_FOUND		MAKE_SQLSTATE('P','C','1','6','5')
+#define ERRCODE_PAYCONS_STMT_DIFF_RESOLVED		MAKE_SQLSTATE('P','C','1','6','6')
+#define ERRCODE_PAYCONS_STMT_UNKNOWN_RESOLUTION	MAKE_SQLSTATE('P','C','1','6','7')
 #define ERRCODE_PAYCONS_STMT_BAD_UPLOAD			MAKE_SQLSTATE('P','C','1','6','9')
 
 /* outbox */

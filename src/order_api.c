@@ -2,13 +2,18 @@
  *
  * order_api.c
  *	  The order hub's SQL API: paycons.create_order, paycons.begin_payment
- *	  and paycons.transition.
+ *	  and paycons.transition, and the read API paycons.get_order and
+ *	  paycons.order_history_of.
  *
  * Each function checks its arguments first (nothing is written for bad
  * input), then does its SPI work as the extension owner, so application
- * roles need EXECUTE only.  State changes go through a plain UPDATE of
- * paycons.orders, so the guard trigger (order_guard.c) is the one place
- * that decides legality and writes history.
+ * roles need EXECUTE only and no privilege on the tables; the read API
+ * returns the one order asked for, nothing else.  State changes go through
+ * a plain UPDATE of paycons.orders, so the guard trigger (order_guard.c) is
+ * the one place that decides legality and writes history.  transition()
+ * lets its caller name the target, so its work holds no money authority
+ * (money_edges.c): an edge that claims money moved is refused unless the
+ * caller is the owner forcing it with a reason.
  *
  * IDENTIFICATION
  *	  src/order_api.c
@@ -19,6 +24,7 @@
 
 #include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
+#include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
@@ -26,6 +32,7 @@
 
 #include "as_owner.h"
 #include "errcodes.h"
+#include "money_edges.h"
 #include "order_state.h"
 #include "spi_plans.h"
 #include "validate.h"
@@ -33,6 +40,8 @@
 PG_FUNCTION_INFO_V1(paycons_create_order);
 PG_FUNCTION_INFO_V1(paycons_begin_payment);
 PG_FUNCTION_INFO_V1(paycons_transition);
+PG_FUNCTION_INFO_V1(paycons_get_order);
+PG_FUNCTION_INFO_V1(paycons_order_history_of);
 
 /* Largest metadata document accepted, in bytes (documented in doc/api.md) */
 #define ORDERS_MAX_METADATA		65536
@@ -60,6 +69,14 @@ static PayconsPlan orders_set_state = {
 	" updated_at = pg_catalog.now()"
 	" WHERE order_id OPERATOR(pg_catalog.=) $1 RETURNING *",
 	2, {TEXTOID, TEXTOID}, 0, NULL
+};
+
+static PayconsPlan orders_history = {
+	"SELECT * FROM paycons.order_history"
+	" WHERE order_id OPERATOR(pg_catalog.=) $1"
+	" AND table_name OPERATOR(pg_catalog.=) 'paycons.orders'"
+	" ORDER BY id",
+	1, {TEXTOID}, 0, NULL
 };
 
 static PayconsPlan orders_set_paying = {
@@ -308,6 +325,111 @@ paycons_transition(PG_FUNCTION_ARGS)
 	m.to = PG_GETARG_ORDER_STATE(1);
 	if (!PG_ARGISNULL(2))
 		reason = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	PayconsAsOwner(reason, orders_transition_work, &m);
+	PayconsAsOwnerForCaller(reason, orders_transition_work, &m);
 	return m.result;
+}
+
+/* Work of get_order() and order_history_of() */
+typedef struct OrdersRead
+{
+	FunctionCallInfo fcinfo;
+	Datum		order_id;
+	Datum		result;			/* get_order */
+} OrdersRead;
+
+static void
+orders_get_work(void *arg, MemoryContext caller)
+{
+	OrdersRead *r = (OrdersRead *) arg;
+
+	PayconsExecPlan(&orders_select, &r->order_id, NULL, 1);
+	if (SPI_processed == 0)
+		orders_not_found(TextDatumGetCString(r->order_id));
+	r->result = PayconsReturnRow(r->fcinfo, caller);
+}
+
+/*
+ * paycons.get_order(order_id) -> paycons.orders: the order's row, read as
+ * the owner; PC002 if there is none.
+ */
+Datum
+paycons_get_order(PG_FUNCTION_ARGS)
+{
+	OrdersRead	r;
+
+	PayconsRequireArg(fcinfo, 0, "order_id");
+	r.fcinfo = fcinfo;
+	r.order_id = CStringGetTextDatum(PayconsCheckId(PG_GETARG_TEXT_PP(0),
+													"order_id",
+													PAYCONS_MAX_ORDER_ID));
+	PayconsAsOwner(NULL, orders_get_work, &r);
+	return r.result;
+}
+
+static void
+orders_history_work(void *arg, MemoryContext caller)
+{
+	OrdersRead *r = (OrdersRead *) arg;
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) r->fcinfo->resultinfo;
+	TupleDesc	resdesc = rsinfo->setDesc;
+	TupleDesc	spidesc;
+	int		   *cols;
+	Datum	   *values;
+	bool	   *nulls;
+
+	PayconsExecPlan(&orders_select, &r->order_id, NULL, 1);
+	if (SPI_processed == 0)
+		orders_not_found(TextDatumGetCString(r->order_id));
+
+	PayconsExecPlan(&orders_history, &r->order_id, NULL, 0);
+	spidesc = SPI_tuptable->tupdesc;
+
+	/* columns of the result by name, as PayconsReturnRow does */
+	cols = palloc(sizeof(int) * resdesc->natts);
+	values = palloc(sizeof(Datum) * resdesc->natts);
+	nulls = palloc(sizeof(bool) * resdesc->natts);
+	for (int i = 0; i < resdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(resdesc, i);
+
+		cols[i] = att->attisdropped ? 0 : SPI_fnumber(spidesc, NameStr(att->attname));
+		if (cols[i] > 0 &&
+			TupleDescAttr(spidesc, cols[i] - 1)->atttypid != att->atttypid)
+			elog(ERROR, "column \"%s\" of order_history has type %u, expected %u",
+				 NameStr(att->attname),
+				 TupleDescAttr(spidesc, cols[i] - 1)->atttypid, att->atttypid);
+	}
+	for (uint64 row = 0; row < SPI_processed; row++)
+	{
+		for (int i = 0; i < resdesc->natts; i++)
+		{
+			values[i] = (Datum) 0;
+			nulls[i] = true;
+			if (cols[i] > 0)
+				values[i] = SPI_getbinval(SPI_tuptable->vals[row], spidesc,
+										  cols[i], &nulls[i]);
+		}
+		/* the tuplestore copies the row into its own memory */
+		tuplestore_putvalues(rsinfo->setResult, resdesc, values, nulls);
+	}
+}
+
+/*
+ * paycons.order_history_of(order_id) -> setof paycons.order_history: the
+ * state changes of one order of paycons.orders, oldest first, read as the
+ * owner; PC002 if the order does not exist.
+ */
+Datum
+paycons_order_history_of(PG_FUNCTION_ARGS)
+{
+	OrdersRead	r;
+
+	PayconsRequireArg(fcinfo, 0, "order_id");
+	r.fcinfo = fcinfo;
+	r.order_id = CStringGetTextDatum(PayconsCheckId(PG_GETARG_TEXT_PP(0),
+													"order_id",
+													PAYCONS_MAX_ORDER_ID));
+	InitMaterializedSRF(fcinfo, MAT_SRF_BLESS);
+	PayconsAsOwner(NULL, orders_history_work, &r);
+	return (Datum) 0;
 }

@@ -25,6 +25,17 @@
  * when the state changed).  A user's own table needs only the AFTER trigger
  * to be safe.
  *
+ * History is written as the extension owner, so the guard writes it only
+ * for a table the owner allowed (registry.c): one of the owner's own, or
+ * one listed by paycons.allow_guarded_table().  On any other table the
+ * guard with a key column refuses every row (PC023); without a key column
+ * it checks the state machine and writes nothing, which is always allowed.
+ *
+ * On paycons.orders a legal change must also satisfy the money rules
+ * (money_edges.c): an edge that claims money moved is taken only by
+ * paycons's money paths or forced by the owner with a reason, and the
+ * history row of a forced one says so.
+ *
  * IDENTIFICATION
  *	  src/order_guard.c
  *
@@ -43,8 +54,10 @@
 #include "utils/timestamp.h"
 
 #include "errcodes.h"
+#include "money_edges.h"
 #include "order_history.h"
 #include "order_state.h"
+#include "registry.h"
 
 PG_FUNCTION_INFO_V1(paycons_order_guard);
 
@@ -110,6 +123,7 @@ paycons_order_guard(PG_FUNCTION_ARGS)
 	bool		before;
 	char	   *key = NULL;
 	int			changedattnum;
+	bool		forced = false;
 
 	/* Check how we were called, first. */
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -188,13 +202,25 @@ paycons_order_guard(PG_FUNCTION_ARGS)
 			if (oldstate == newstate)
 				return PointerGetDatum(before ? newtup : NULL); /* untouched */
 			guard_check_transition(rel, key, oldstate, newstate);
+			forced = PayconsCheckMoneyEdge(rel, newtup, oldstate, newstate);
 		}
 	}
 
 	if (!before)
 	{
 		if (key != NULL)
-			PayconsWriteHistory(rel, key, have_old ? &oldstate : NULL, newstate);
+		{
+			if (!PayconsHistoryAllowed(rel))
+				ereport(ERROR,
+						(errcode(ERRCODE_PAYCONS_HISTORY_NOT_ALLOWED),
+						 errmsg("table \"%s\" may not write paycons.order_history",
+								RelationGetRelationName(rel)),
+						 errdetail("Trigger \"%s\" names key column \"%s\", so it would record the change of order \"%s\" as the extension owner, who has not allowed this table.",
+								   trigger->tgname, keycol, key),
+						 errhint("Drop the key column argument to use the guard for state checks only, or have the extension owner run paycons.allow_guarded_table() for the table.")));
+			PayconsWriteHistory(rel, key, have_old ? &oldstate : NULL, newstate,
+								forced);
+		}
 		return PointerGetDatum(NULL);	/* ignored for AFTER triggers */
 	}
 

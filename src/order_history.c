@@ -11,7 +11,9 @@
  * default -- applies to it as to any INSERT.  The actor recorded is the
  * role that asked for the change (the API's caller, see as_owner.c), not
  * the owner the INSERT runs as; the reason is the API's argument or
- * paycons.reason.
+ * paycons.reason; table_name the guarded table; forced is true for a money
+ * edge that the owner forced without money facts (money_edges.c).  With
+ * actor and table_name every row names who and what caused it.
  *
  * IDENTIFICATION
  *	  src/order_history.c
@@ -36,17 +38,18 @@
 
 static PayconsPlan history_insert = {
 	"INSERT INTO paycons.order_history"
-	" (order_id, table_name, from_state, to_state, at, reason, actor, txid)"
+	" (order_id, table_name, from_state, to_state, at, reason, actor, txid, forced)"
 	" VALUES ($1, $2, $3::paycons.order_state, $4::paycons.order_state,"
-	" $5, $6, $7, $8)",
-	8, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, XID8OID},
+	" $5, $6, $7, $8, $9)",
+	9, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, XID8OID,
+	BOOLOID},
 	CURSOR_OPT_GENERIC_PLAN, NULL
 };
 
 typedef struct HistoryRow
 {
-	Datum		values[8];
-	char		nulls[8];
+	Datum		values[9];
+	char		nulls[9];
 } HistoryRow;
 
 static void
@@ -67,11 +70,12 @@ history_write_work(void *arg, MemoryContext caller)
 
 /*
  * Write one order_history row for a change of the row "key" of rel from
- * *from (NULL for a new row) to "to".
+ * *from (NULL for a new row) to "to"; forced: a money edge forced by the
+ * owner.
  */
 void
 PayconsWriteHistory(Relation rel, const char *key, const OrderState *from,
-					OrderState to)
+					OrderState to, bool forced)
 {
 	const char *reason = PayconsReason();
 	HistoryRow	h;
@@ -92,6 +96,7 @@ PayconsWriteHistory(Relation rel, const char *key, const OrderState *from,
 		h.nulls[5] = 'n';
 	h.values[6] = CStringGetTextDatum(GetUserNameFromId(PayconsActor(), false));
 	h.values[7] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+	h.values[8] = BoolGetDatum(forced);
 
 	PayconsAsOwner(NULL, history_write_work, &h);
 }

@@ -15,6 +15,7 @@
 #include "utils/relcache.h"
 
 extern void PayconsWriteHistory(Relation rel, const char *key,
-								const OrderState *from, OrderState to);
+								const OrderState *from, OrderState to,
+								bool forced);
 
 #endif							/* PAYCONS_ORDER_HISTORY_H */

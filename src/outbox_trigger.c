@@ -21,6 +21,13 @@
  *
  * Like tcn.c and moddatetime.c, the trigger checks first how it was called.
  *
+ * Events are written as the extension owner, so the trigger writes them
+ * only for a table the owner allowed for that aggregate type (registry.c):
+ * a table of the owner's (paycons.orders), or one listed by
+ * paycons.allow_outbox_table(table, aggregate type).  Any other table's
+ * rows are refused (PC024).  Each event's headers name the table and the
+ * role that caused it (provenance.c).
+ *
  * IDENTIFICATION
  *	  src/outbox_trigger.c
  *
@@ -42,6 +49,8 @@
 
 #include "errcodes.h"
 #include "outbox.h"
+#include "provenance.h"
+#include "registry.h"
 
 PG_FUNCTION_INFO_V1(paycons_outbox_trigger);
 
@@ -166,6 +175,13 @@ outbox_row_event(Relation rel, int nargs, char **args, const char *op,
 	if (aggregate_type[0] == '\0' || strlen(aggregate_type) > OUTBOX_MAX_TYPE)
 		outbox_trigger_misuse("needs an aggregate type of 1 to 64 bytes", rel);
 	keyattnum = outbox_trigger_column(rel, args[1], "key column");
+	if (!PayconsOutboxTableAllowed(rel, aggregate_type))
+		ereport(ERROR,
+				(errcode(ERRCODE_PAYCONS_OUTBOX_TABLE_NOT_ALLOWED),
+				 errmsg("table \"%s\" may not write outbox events of aggregate type \"%s\"",
+						RelationGetRelationName(rel), aggregate_type),
+				 errdetail("paycons.outbox_trigger() writes events as the extension owner, who has not allowed this table for this aggregate type."),
+				 errhint("Have the extension owner run paycons.allow_outbox_table() for the table and the aggregate type.")));
 
 	/* The column list, if any. */
 	ncols = nargs > 3 ? nargs - 3 : 0;
@@ -244,8 +260,8 @@ outbox_row_event(Relation rel, int nargs, char **args, const char *op,
 	}
 	OutboxCheckSize(payload, NULL);
 
-	OutboxWrite(aggregate_type, aggregate_id, event_type, payload, NULL,
-				GetCurrentTransactionStartTimestamp());
+	OutboxWrite(aggregate_type, aggregate_id, event_type, payload,
+				PayconsEventOrigin(rel), GetCurrentTransactionStartTimestamp());
 }
 
 /*

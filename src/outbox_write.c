@@ -26,6 +26,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
+#include "miscadmin.h"
 #include "lib/stringinfo.h"
 #include "replication/message.h"
 #include "utils/builtins.h"
@@ -33,8 +34,11 @@
 #include "utils/json.h"
 
 #include "as_owner.h"
+#include "errcodes.h"
 #include "outbox.h"
 #include "paycons.h"
+#include "provenance.h"
+#include "registry.h"
 #include "spi_plans.h"
 #include "validate.h"
 
@@ -187,7 +191,11 @@ OutboxCheckSize(Jsonb *payload, Jsonb *headers)
  * Writes one event in the caller's transaction.  The three names are
  * required identifiers (not empty, no control characters, at most 64, 128
  * and 128 bytes); payload NULL means '{}'; headers must be NULL or a JSON
- * object; available_at NULL means now() and must be finite.
+ * object without the "paycons" key, which is added naming the role that
+ * emitted (provenance.c); available_at NULL means now() and must be finite.
+ * A reserved aggregate type (one paycons writes itself: "order",
+ * "compensation") is refused (PC025) unless the caller has the owner's
+ * privileges or was allowed by paycons.allow_emit() (registry.c).
  */
 Datum
 paycons_emit(PG_FUNCTION_ARGS)
@@ -208,6 +216,15 @@ paycons_emit(PG_FUNCTION_ARGS)
 								  OUTBOX_MAX_AGGREGATE_ID);
 	event_type = PayconsCheckId(PG_GETARG_TEXT_PP(2), "event_type",
 								OUTBOX_MAX_EVENT_TYPE);
+	if (!PayconsEmitAllowed(aggregate_type))
+		ereport(ERROR,
+				(errcode(ERRCODE_PAYCONS_RESERVED_AGGREGATE_TYPE),
+				 errmsg("aggregate type \"%s\" is reserved for events paycons writes itself",
+						aggregate_type),
+				 errdetail("Role \"%s\" may not emit event \"%s\" of %s \"%s\".",
+						   GetUserNameFromId(GetUserId(), false), event_type,
+						   aggregate_type, aggregate_id),
+				 errhint("Use an aggregate type of your own, or have the extension owner run paycons.allow_emit() for the role and the aggregate type.")));
 
 	if (PG_ARGISNULL(3))
 		payload = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
@@ -225,7 +242,14 @@ paycons_emit(PG_FUNCTION_ARGS)
 					 errdetail("Got %s.",
 							   JsonbToCString(NULL, &headers->root,
 											  VARSIZE(headers)))));
+		if (DatumGetBool(DirectFunctionCall2(jsonb_exists, JsonbPGetDatum(headers),
+											 CStringGetTextDatum(PAYCONS_ORIGIN_HEADER))))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("header \"%s\" is reserved", PAYCONS_ORIGIN_HEADER),
+					 errdetail("paycons writes it into every event, naming the role that caused the event.")));
 	}
+	headers = PayconsAddEventOrigin(headers, NULL);
 	OutboxCheckSize(payload, headers);
 
 	if (PG_ARGISNULL(5))

@@ -48,7 +48,8 @@ CREATE TABLE paycons.order_history (
     at          timestamptz NOT NULL DEFAULT now(),
     reason      text,
     actor       text NOT NULL DEFAULT current_user,
-    txid        xid8 NOT NULL DEFAULT pg_current_xact_id()
+    txid        xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    forced      boolean NOT NULL DEFAULT false
 );
 CREATE INDEX order_history_order ON paycons.order_history (order_id, id);
 COMMENT ON TABLE paycons.order_history IS
@@ -56,6 +57,8 @@ COMMENT ON TABLE paycons.order_history IS
 COMMENT ON COLUMN paycons.order_history.table_name IS 'the guarded table (paycons.orders or a user table)';
 COMMENT ON COLUMN paycons.order_history.actor IS 'the role that asked for the change (the API caller, not the function owner)';
 COMMENT ON COLUMN paycons.order_history.txid IS 'the transaction that made the change';
+COMMENT ON COLUMN paycons.order_history.forced IS
+    'true for a money edge (-> paid, -> refunded, ...) that the extension owner forced with a reason, without money facts';
 
 -- BEFORE: refuse early and stamp state_changed_at.  AFTER: check the final
 -- row again and write order_history (only for rows really inserted, and
@@ -101,3 +104,19 @@ CREATE FUNCTION paycons.transition(order_id text, to_state paycons.order_state, 
     LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION paycons.transition(text, paycons.order_state, text) IS
     'move an order along one legal edge of the state machine, recording reason in order_history';
+
+-- The read API: what an application or consumer role may know of one order
+-- (they hold no privilege on the tables).
+CREATE FUNCTION paycons.get_order(order_id text)
+    RETURNS paycons.orders
+    AS 'MODULE_PATHNAME', 'paycons_get_order'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION paycons.get_order(text) IS
+    'the row of one order (PC002 if there is none)';
+
+CREATE FUNCTION paycons.order_history_of(order_id text)
+    RETURNS SETOF paycons.order_history
+    AS 'MODULE_PATHNAME', 'paycons_order_history_of'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 8;
+COMMENT ON FUNCTION paycons.order_history_of(text) IS
+    'the state changes of one order of paycons.orders, oldest first (PC002 if there is no such order)';

@@ -203,7 +203,8 @@ CREATE FUNCTION paycons.drop_channel(channel text)
     LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
     SET search_path = pg_catalog, paycons, pg_temp
 AS $$
-    WITH d AS (DELETE FROM paycons.channels c WHERE c.channel = drop_channel.channel RETURNING 1)
+    WITH d AS (DELETE FROM paycons.channels c
+                WHERE c.channel OPERATOR(pg_catalog.=) drop_channel.channel RETURNING 1)
     SELECT EXISTS (SELECT 1 FROM d)
 $$;
 COMMENT ON FUNCTION paycons.drop_channel(text) IS

@@ -501,48 +501,7 @@ CREATE FUNCTION paycons.resolve_diff(
     resolution text,
     note text DEFAULT NULL)
     RETURNS paycons.reconciliation_diffs
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, paycons, pg_temp
-AS $$
-DECLARE
-    v_row paycons.reconciliation_diffs;
-BEGIN
-    IF resolve_diff.id IS NULL THEN
-        RAISE EXCEPTION 'id must not be null' USING ERRCODE = '22004';
-    END IF;
-    IF resolve_diff.resolution IS NULL THEN
-        RAISE EXCEPTION 'resolution must not be null' USING ERRCODE = '22004';
-    END IF;
-    IF resolve_diff.resolution OPERATOR(pg_catalog.<>) ALL
-       (ARRAY['accepted', 'corrected', 'refunded', 'written_off', 'false_positive']) THEN
-        RAISE EXCEPTION 'unknown resolution "%"', resolve_diff.resolution
-            USING ERRCODE = 'PC167',
-                  HINT = 'Use accepted, corrected, refunded, written_off or false_positive.';
-    END IF;
-    IF pg_catalog.octet_length(resolve_diff.note) OPERATOR(pg_catalog.>) 1000 THEN
-        RAISE EXCEPTION 'note is too long'
-            USING ERRCODE = '22001', DETAIL = 'A note has at most 1000 bytes.';
-    END IF;
-
-    SELECT * INTO v_row FROM paycons.reconciliation_diffs d
-     WHERE d.id OPERATOR(pg_catalog.=) resolve_diff.id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'reconciliation difference % does not exist', resolve_diff.id
-            USING ERRCODE = 'PC165';
-    END IF;
-    IF v_row.resolved_at IS NOT NULL THEN
-        RAISE EXCEPTION 'reconciliation difference % is already resolved', resolve_diff.id
-            USING ERRCODE = 'PC166',
-                  DETAIL = pg_catalog.format('It was resolved at %s: %s.', v_row.resolved_at, v_row.resolution);
-    END IF;
-
-    UPDATE paycons.reconciliation_diffs d
-       SET resolved_at = pg_catalog.now(), resolution = resolve_diff.resolution,
-           resolution_note = resolve_diff.note, resolved_by = session_user
-     WHERE d.id OPERATOR(pg_catalog.=) resolve_diff.id
-    RETURNING d.* INTO v_row;
-    RETURN v_row;
-END;
-$$;
+    AS 'MODULE_PATHNAME', 'paycons_resolve_diff'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION paycons.resolve_diff(bigint, text, text) IS
     'an operator settles an open reconciliation difference (accepted, corrected, refunded, written_off, false_positive)';

@@ -56,10 +56,12 @@ COMMENT ON FUNCTION paycons.stats() IS
     'shared-memory counters of maintenance work since the server started (all databases); zeros and preloaded = false without shared_preload_libraries';
 
 -- How many callbacks of each outcome arrived in the last hour, if the
--- callbacks inbox is installed (looked up at run time).
+-- callbacks inbox is installed (looked up at run time).  SECURITY DEFINER:
+-- the health view calls it as the role reading the view (an operator
+-- role), who has no privilege on paycons.callbacks; it returns counts only.
 CREATE FUNCTION paycons.callback_outcomes_last_hour()
     RETURNS jsonb
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, paycons, pg_temp
 AS $$
 DECLARE
@@ -69,9 +71,10 @@ BEGIN
         RETURN NULL;
     END IF;
     EXECUTE 'SELECT COALESCE(pg_catalog.jsonb_object_agg(outcome, n), ''{}'')'
-            ' FROM (SELECT COALESCE(outcome::text, ''(none)'') AS outcome, pg_catalog.count(*) AS n'
+            ' FROM (SELECT COALESCE(outcome::pg_catalog.text, ''(none)'') AS outcome, pg_catalog.count(*) AS n'
             '       FROM paycons.callbacks'
-            '       WHERE received_at > pg_catalog.now() - interval ''1 hour'''
+            '       WHERE received_at OPERATOR(pg_catalog.>)'
+            '             (pg_catalog.now() OPERATOR(pg_catalog.-) ''1 hour''::pg_catalog.interval)'
             '       GROUP BY 1) s'
        INTO result;
     RETURN result;
@@ -130,17 +133,23 @@ DECLARE
     cb jsonb := pg_catalog.to_jsonb(NEW);
 BEGIN
     -- read the row as jsonb: no dependence on the inbox's exact column set
-    IF cb->>'kind' = 'refund' AND cb->>'status' = 'success'
-       AND cb->>'order_id' IS NOT NULL AND cb->>'amount' IS NOT NULL
-       AND COALESCE(cb->>'outcome', 'applied') = 'applied' THEN
+    -- (runs as the owner inside apply_callback: everything is qualified)
+    IF cb OPERATOR(pg_catalog.->>) 'kind' OPERATOR(pg_catalog.=) 'refund'
+       AND cb OPERATOR(pg_catalog.->>) 'status' OPERATOR(pg_catalog.=) 'success'
+       AND cb OPERATOR(pg_catalog.->>) 'order_id' IS NOT NULL
+       AND cb OPERATOR(pg_catalog.->>) 'amount' IS NOT NULL
+       AND COALESCE(cb OPERATOR(pg_catalog.->>) 'outcome', 'applied') OPERATOR(pg_catalog.=) 'applied' THEN
         BEGIN
-            PERFORM paycons.complete_refund_for(cb->>'order_id', (cb->>'amount')::bigint, NULL,
-                                                'refund callback ' || COALESCE(cb->>'channel', '?')
-                                                || '/' || COALESCE(cb->>'channel_txn_id', '?'));
+            PERFORM paycons.complete_refund_for(
+                cb OPERATOR(pg_catalog.->>) 'order_id',
+                (cb OPERATOR(pg_catalog.->>) 'amount')::pg_catalog.int8, NULL,
+                'refund callback ' OPERATOR(pg_catalog.||) COALESCE(cb OPERATOR(pg_catalog.->>) 'channel', '?')
+                OPERATOR(pg_catalog.||) '/'
+                OPERATOR(pg_catalog.||) COALESCE(cb OPERATOR(pg_catalog.->>) 'channel_txn_id', '?'));
         EXCEPTION WHEN OTHERS THEN
             -- never fail the callback for this: the step can be completed by hand
             RAISE WARNING 'paycons: could not complete the refund compensation of order "%": %',
-                cb->>'order_id', SQLERRM;
+                cb OPERATOR(pg_catalog.->>) 'order_id', SQLERRM;
         END;
     END IF;
     RETURN NULL;

@@ -44,7 +44,7 @@ for i in $(seq 1 20); do
     $PSQL -c "BEGIN;
               SELECT paycons.create_order('ex-$i', 100 * $i, 'EUR');
               SELECT paycons.begin_payment('ex-$i', 'alipay');
-              SELECT paycons.transition('ex-$i', 'paid');
+              SELECT paycons.transition('ex-$i', 'paid', 'example: paid');
               COMMIT;" >/dev/null
 done
 $PSQL -c "SELECT paycons.emit('test', 'p-1', 'poison.pill', '{}')" >/dev/null

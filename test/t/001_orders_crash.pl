@@ -23,7 +23,7 @@ $node->safe_psql('postgres', q{
 # An open transaction that moves more orders when the server dies.
 my $open = $node->background_psql('postgres');
 $open->query_safe('BEGIN');
-$open->query_safe(q{SELECT count(paycons.transition('c-' || g, 'paid')) FROM generate_series(101, 150) g});
+$open->query_safe(q{SELECT count(paycons.transition('c-' || g, 'paid', 'crash test')) FROM generate_series(101, 150) g});
 
 $node->stop('immediate');
 $open->quit;
