@@ -8,10 +8,12 @@
 EXTENSION   = paycons
 EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" paycons.control)
 MODULE_big  = paycons
-OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c) $(wildcard src/channels/*.c)))
 DATA_built  = paycons--$(EXTVERSION).sql
 DATA        = $(wildcard sql/upgrade/paycons--*--*.sql) $(wildcard sql/released/paycons--*.sql)
 PG_CPPFLAGS = -I$(srcdir)/src
+# channel protocols: RSA and AES-256-GCM with OpenSSL's libcrypto (libssl-dev)
+SHLIB_LINK  += -lcrypto
 
 REGRESS      = $(sort $(notdir $(basename $(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=.

@@ -70,6 +70,8 @@
 #include "utils/timestamp.h"
 
 #include "paycons.h"
+#include "callbacks.h"
+#include "channels/binding.h"
 
 PG_FUNCTION_INFO_V1(paycons_apply_callback);
 
@@ -94,6 +96,7 @@ typedef struct CallbackFacts
 	text	   *signature;		/* may be NULL */
 	text	   *signed_body;	/* may be NULL */
 	const char *source;			/* "callback", "query" or "statement" */
+	bool		verified;		/* checked by the caller: no signature check */
 } CallbackFacts;
 
 /* The order as the deciding delivery found it (locked) */
@@ -123,17 +126,7 @@ typedef struct CallbackDecision
 	const char *refund_reason;	/* non-NULL: enqueue a refund compensation */
 } CallbackDecision;
 
-/* The answer */
-typedef struct CallbackResult
-{
-	const char *outcome;
-	bool		has_state;
-	OrderState	state;
-	bool		duplicate;
-	bool		has_first_seen;
-	TimestampTz first_seen;
-	char	   *ack;			/* NULL: answer with an HTTP error */
-} CallbackResult;
+/* The answer: CallbackResult, in callbacks.h */
 
 static int	callbacks_exec(PayconsPlan *p, Datum *values, const char *nulls,
 						   long tcount);
@@ -167,6 +160,8 @@ static bool callbacks_read_order(HeapTuple tup, TupleDesc desc, int first,
 static void callbacks_apply(const CallbackFacts *f, CallbackResult *r,
 							MemoryContext upper);
 static TupleDesc callbacks_result_desc(FunctionCallInfo fcinfo);
+static void callbacks_run(const CallbackFacts *f, CallbackResult *r,
+						  const char *fname);
 
 /*
  * The plans.  All are prepared generic (CURSOR_OPT_GENERIC_PLAN, see
@@ -185,7 +180,8 @@ static PayconsPlan callbacks_lookup = {
 	" i.order_id, i.kind, i.status, i.amount, i.currency,"
 	" i.outcome, i.state, i.received_at,"
 	" o.xmin, o.state, o.amount, o.currency, o.paid_amount,"
-	" o.refunded_amount, o.has_txn_id, o.ctid"
+	" o.refunded_amount, o.has_txn_id, o.ctid,"
+	" c.body_format, c.body_fields"
 	" FROM paycons.channels c"
 	" LEFT JOIN paycons.callbacks i"
 	" ON i.channel OPERATOR(pg_catalog.=) c.channel"
@@ -209,6 +205,8 @@ static PayconsPlan callbacks_lookup = {
 #define LK_NACK			6
 #define LK_STORED		7		/* first column of the stored delivery */
 #define LK_ORDER		15		/* first column of the order (its xmin) */
+#define LK_BODY_FORMAT	23		/* the facts the signed body must state */
+#define LK_BODY_FIELDS	24
 
 /* The stored delivery alone, same columns as callbacks_lookup's 7..14 */
 static PayconsPlan callbacks_select = {
@@ -733,6 +731,11 @@ callbacks_check_signature(const CallbackFacts *f, HeapTuple tup,
 	PayconsSigFormat format;
 	double		tolerance;
 
+	const char *why;
+
+	/* facts verified by the caller (apply_notification) */
+	if (f->verified)
+		return NULL;
 	if (!DatumGetBool(callbacks_col(tup, desc, LK_REQUIRE, &isnull)))
 		return NULL;
 	/* statement lines are vouched for by the statement (owner only) */
@@ -750,15 +753,31 @@ callbacks_check_signature(const CallbackFacts *f, HeapTuple tup,
 			 format_name, f->channel);
 	tolerance = DatumGetFloat8(callbacks_col(tup, desc, LK_TOLERANCE, &isnull));
 
-	return PayconsVerifySignature((const uint8 *) VARDATA_ANY(secret),
-								  VARSIZE_ANY_EXHDR(secret),
-								  format,
-								  f->signature ? VARDATA_ANY(f->signature) : NULL,
-								  f->signature ? VARSIZE_ANY_EXHDR(f->signature) : 0,
-								  f->signed_body ? VARDATA_ANY(f->signed_body) : NULL,
-								  f->signed_body ? VARSIZE_ANY_EXHDR(f->signed_body) : 0,
-								  (int64) (tolerance * USECS_PER_SEC),
-								  GetCurrentTimestamp());
+	why = PayconsVerifySignature((const uint8 *) VARDATA_ANY(secret),
+								 VARSIZE_ANY_EXHDR(secret),
+								 format,
+								 f->signature ? VARDATA_ANY(f->signature) : NULL,
+								 f->signature ? VARSIZE_ANY_EXHDR(f->signature) : 0,
+								 f->signed_body ? VARDATA_ANY(f->signed_body) : NULL,
+								 f->signed_body ? VARSIZE_ANY_EXHDR(f->signed_body) : 0,
+								 (int64) (tolerance * USECS_PER_SEC),
+								 GetCurrentTimestamp());
+
+	/*
+	 * The signature covers the body: for a channel that declares its body
+	 * format, the facts passed as arguments must be the body's.
+	 */
+	(void) callbacks_col(tup, desc, LK_BODY_FORMAT, &isnull);
+	if (why == NULL && !isnull)
+		why = PayconsSignedBodyDisagrees(SPI_getvalue(tup, desc, LK_BODY_FORMAT),
+										 DatumGetJsonbP(callbacks_col(tup, desc,
+																	  LK_BODY_FIELDS,
+																	  &isnull)),
+										 VARDATA_ANY(f->signed_body),
+										 VARSIZE_ANY_EXHDR(f->signed_body),
+										 f->txn_id, f->order_id, f->kind,
+										 f->status, f->amount, f->currency);
+	return why;
 }
 
 /* Enqueue the refund of this delivery's money as an external compensation. */
@@ -1204,6 +1223,71 @@ callbacks_result_desc(FunctionCallInfo fcinfo)
 }
 
 /*
+ * Run one delivery as the extension owner, connected to SPI, at READ
+ * COMMITTED (PC104 otherwise; fname names the SQL function).  Strings in
+ * *r are allocated in the caller's memory context.
+ */
+static void
+callbacks_run(const CallbackFacts *f, CallbackResult *r, const char *fname)
+{
+	MemoryContext upper = CurrentMemoryContext;
+	PayconsOwnerState owner;
+
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_PAYCONS_CALLBACK_ISOLATION),
+				 errmsg("%s must run at isolation level READ COMMITTED", fname),
+				 errdetail("The current transaction uses %s.",
+						   IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
+				 errhint("Run the callback in its own READ COMMITTED transaction; it makes concurrent deliveries safe by itself.")));
+
+	memset(r, 0, sizeof(*r));
+	PayconsBecomeOwner(&owner, psprintf("%s %s %s", f->source, f->channel, f->txn_id));
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		callbacks_apply(f, r, upper);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		PayconsRestoreUser(&owner);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Glue for apply_notification (callbacks.h): facts verified by a channel
+ * protocol take the apply path without the HMAC check of a signature
+ * argument (CallbackFacts.verified).
+ */
+void
+PayconsApplyVerifiedFacts(const char *channel, const char *txn_id,
+						  const char *order_id, const char *kind,
+						  const char *status, int64 amount,
+						  const char *currency, Jsonb *payload,
+						  const char *source, CallbackResult *r)
+{
+	CallbackFacts f;
+
+	memset(&f, 0, sizeof(f));
+	f.channel = pstrdup(channel);
+	f.txn_id = pstrdup(txn_id);
+	f.order_id = pstrdup(order_id);
+	f.refund = strcmp(kind, "refund") == 0;
+	f.kind = f.refund ? "refund" : "payment";
+	f.success = strcmp(status, "success") == 0;
+	f.status = f.success ? "success" : "failed";
+	f.amount = amount;
+	f.currency = pstrdup(currency);
+	f.payload = payload;
+	f.source = source;
+	f.verified = true;
+	callbacks_run(&f, r, "paycons.apply_notification()");
+}
+
+/*
  * paycons.apply_callback(channel, channel_txn_id, order_id, kind, status,
  *		amount, currency, payload, signature, signed_body, source)
  *	 -> (outcome, state, duplicate, first_seen_at, ack)
@@ -1216,39 +1300,16 @@ callbacks_result_desc(FunctionCallInfo fcinfo)
 Datum
 paycons_apply_callback(PG_FUNCTION_ARGS)
 {
-	MemoryContext upper = CurrentMemoryContext;
-	PayconsOwnerState owner;
 	CallbackFacts f;
 	CallbackResult r;
 	TupleDesc	desc;
 	Datum		values[5];
 	bool		nulls[5] = {false, false, false, false, false};
 
+	memset(&f, 0, sizeof(f));
 	callbacks_check_args(fcinfo, &f);
 	desc = callbacks_result_desc(fcinfo);
-
-	if (IsolationUsesXactSnapshot())
-		ereport(ERROR,
-				(errcode(ERRCODE_PAYCONS_CALLBACK_ISOLATION),
-				 errmsg("paycons.apply_callback() must run at isolation level READ COMMITTED"),
-				 errdetail("The current transaction uses %s.",
-						   IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
-				 errhint("Run the callback in its own READ COMMITTED transaction; it makes concurrent deliveries safe by itself.")));
-
-	memset(&r, 0, sizeof(r));
-	PayconsBecomeOwner(&owner, psprintf("%s %s %s", f.source, f.channel, f.txn_id));
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		callbacks_apply(&f, &r, upper);
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		PayconsRestoreUser(&owner);
-	}
-	PG_END_TRY();
+	callbacks_run(&f, &r, "paycons.apply_callback()");
 
 	values[0] = CStringGetTextDatum(r.outcome);
 	if (r.has_state)

@@ -53,6 +53,7 @@ BEGIN
         'paycons.transition(text, paycons.order_state, text)',
         -- callbacks (keep each section apart so parallel edits merge)
         'paycons.apply_callback(text, text, text, text, text, bigint, text, jsonb, text, text, text)',
+        'paycons.apply_notification(text, text, jsonb)',
 
         -- end callbacks
         -- outbox

@@ -202,6 +202,11 @@ PayconsNoticeResolve(const PayconsNoticeFacts *f, const char *default_currency,
 									&amount);
 	else
 		ms = PayconsParseMinorUnits(f->amount, f->amount_len, false, &amount);
+	if (ms == PAYCONS_MONEY_SYNTAX && !f->amount_major)
+		return PayconsChanFail(a, err, PCH_BAD_AMOUNT,
+							   "The amount \"%.*s\" is not a whole number of minor units.",
+							   PayconsChanClip(f->amount, f->amount_len, 64),
+							   f->amount);
 	if (ms != PAYCONS_MONEY_OK)
 		return PayconsChanFail(a, err, PCH_BAD_AMOUNT,
 							   "The amount \"%.*s\" is %s.",
