@@ -181,7 +181,10 @@ static PayconsPlan callbacks_lookup = {
 	" i.outcome, i.state, i.received_at,"
 	" o.xmin, o.state, o.amount, o.currency, o.paid_amount,"
 	" o.refunded_amount, o.has_txn_id, o.ctid,"
-	" c.body_format, c.body_fields"
+	" CASE WHEN c.require_signature THEN pg_catalog.to_jsonb(c)"
+	" OPERATOR(pg_catalog.->>) 'body_format' END,"
+	" CASE WHEN c.require_signature THEN pg_catalog.to_jsonb(c)"
+	" OPERATOR(pg_catalog.->) 'body_fields' END"
 	" FROM paycons.channels c"
 	" LEFT JOIN paycons.callbacks i"
 	" ON i.channel OPERATOR(pg_catalog.=) c.channel"
@@ -205,7 +208,12 @@ static PayconsPlan callbacks_lookup = {
 #define LK_NACK			6
 #define LK_STORED		7		/* first column of the stored delivery */
 #define LK_ORDER		15		/* first column of the order (its xmin) */
-#define LK_BODY_FORMAT	23		/* the facts the signed body must state */
+/*
+ * The facts the signed body must state (issue 10 item 5), read through
+ * to_jsonb so that the library still works on a 0.1.0 schema, which has
+ * no such columns, until ALTER EXTENSION UPDATE.
+ */
+#define LK_BODY_FORMAT	23
 #define LK_BODY_FIELDS	24
 
 /* The stored delivery alone, same columns as callbacks_lookup's 7..14 */
@@ -769,14 +777,16 @@ callbacks_check_signature(const CallbackFacts *f, HeapTuple tup,
 	 */
 	(void) callbacks_col(tup, desc, LK_BODY_FORMAT, &isnull);
 	if (why == NULL && !isnull)
+	{
+		Datum		fields = callbacks_col(tup, desc, LK_BODY_FIELDS, &isnull);
+
 		why = PayconsSignedBodyDisagrees(SPI_getvalue(tup, desc, LK_BODY_FORMAT),
-										 DatumGetJsonbP(callbacks_col(tup, desc,
-																	  LK_BODY_FIELDS,
-																	  &isnull)),
+										 isnull ? NULL : DatumGetJsonbP(fields),
 										 VARDATA_ANY(f->signed_body),
 										 VARSIZE_ANY_EXHDR(f->signed_body),
 										 f->txn_id, f->order_id, f->kind,
 										 f->status, f->amount, f->currency);
+	}
 	return why;
 }
 
