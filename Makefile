@@ -31,9 +31,15 @@ include $(PGXS)
 paycons--$(EXTVERSION).sql: $(INSTALL_FRAGMENTS)
 	cat $^ > $@
 
-.PHONY: test demo bench
+.PHONY: test demo bench fuzz
 test:
 	bash test/run.sh
+
+# libFuzzer targets of the channel parsers (clang; FUZZ_SECONDS per target,
+# default 60); not part of `make test`
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash test/fuzz/run.sh
 
 demo:
 	bash test/demo.sh
