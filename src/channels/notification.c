@@ -330,8 +330,12 @@ notify_adjust_refund(NotifyWork *w)
 
 	w->amount = w->total;
 	w->ignore = false;
+	/*
+	 * Not read-only: each statement takes a new snapshot, and sees what a
+	 * notice we waited for on the lock committed.
+	 */
 	values[1] = CStringGetTextDatum(w->txn_key);
-	PayconsExecPlan(&notify_stored_amount, values, NULL, true, 1);
+	PayconsExecPlan(&notify_stored_amount, values, NULL, false, 1);
 	if (SPI_processed == 1)
 	{
 		w->amount = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
@@ -340,7 +344,7 @@ notify_adjust_refund(NotifyWork *w)
 		return;
 	}
 	values[0] = CStringGetTextDatum(w->order_id);
-	PayconsExecPlan(&notify_order_refunded, values, NULL, true, 1);
+	PayconsExecPlan(&notify_order_refunded, values, NULL, false, 1);
 	if (SPI_processed == 1)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
