@@ -46,6 +46,14 @@
  * isolation level, where the same races would surface as serialization
  * failures.
  *
+ * apply_notification (src/channels/notification.c) enters the same path
+ * through PayconsApplyVerifiedFacts (callbacks.h) with facts its channel
+ * protocol verified and read from the signed body; for those the HMAC check
+ * of a signature argument is skipped (CallbackFacts.verified).  For
+ * apply_callback itself, a channel that declares its body format
+ * (body_format, body_fields) has the facts checked against the signed body
+ * after the signature (channels/binding.c).
+ *
  * IDENTIFICATION
  *	  src/callbacks.c
  *
