@@ -8,10 +8,12 @@
 EXTENSION   = paycons
 EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" paycons.control)
 MODULE_big  = paycons
-OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c) $(wildcard src/channels/*.c)))
 DATA_built  = paycons--$(EXTVERSION).sql
 DATA        = $(wildcard sql/upgrade/paycons--*--*.sql) $(wildcard sql/released/paycons--*.sql)
 PG_CPPFLAGS = -I$(srcdir)/src
+# channel protocols: RSA and AES-256-GCM with OpenSSL's libcrypto (libssl-dev)
+SHLIB_LINK  += -lcrypto
 
 REGRESS      = $(sort $(notdir $(basename $(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=.
@@ -29,9 +31,15 @@ include $(PGXS)
 paycons--$(EXTVERSION).sql: $(INSTALL_FRAGMENTS)
 	cat $^ > $@
 
-.PHONY: test demo bench fuzz-statement
+.PHONY: test demo bench fuzz fuzz-statement
 test:
 	bash test/run.sh
+
+# libFuzzer targets of the channel parsers (clang; FUZZ_SECONDS per target,
+# default 60); not part of `make test`
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash test/fuzz/run.sh
 
 demo:
 	bash test/demo.sh

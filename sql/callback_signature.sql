@@ -117,7 +117,7 @@ SELECT paycons.grant_app_role('paycons_cbs_app');
 SELECT has_column_privilege('paycons_cbs_app', 'paycons.channels', 'secret', 'SELECT') AS app_reads_secret,
        has_table_privilege('paycons_cbs_app', 'paycons.channels', 'SELECT') AS app_reads_channels,
        has_table_privilege('paycons_cbs_app', 'paycons.callbacks', 'SELECT') AS app_reads_inbox,
-       has_function_privilege('paycons_cbs_app', 'paycons.set_channel(text, text, boolean, text, interval, text, text)', 'EXECUTE') AS app_sets_channel,
+       has_function_privilege('paycons_cbs_app', 'paycons.set_channel'::regproc, 'EXECUTE') AS app_sets_channel,
        has_function_privilege('paycons_cbs_app', 'paycons.apply_callback(text, text, text, text, text, bigint, text, jsonb, text, text, text)', 'EXECUTE') AS app_applies;
 SELECT pg_temp.hex('hex-secret', 'body-app') AS app_sig \gset
 SET ROLE paycons_cbs_app;

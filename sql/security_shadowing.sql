@@ -190,6 +190,14 @@ SELECT setval('regress_sec_evil.hit_seq', 1, false);
 -- ---------------------------------------------------------------------
 -- Fixtures, made by the owner with a clean search_path.
 SELECT paycons.set_channel('sec_sh');
+-- a webhook of the generic hmac protocol, signed by the owner
+SELECT paycons.set_channel('sec_gen', secret => 'sec-secret', require_signature => true,
+                           signature_format => 'hex', protocol => 'hmac', body_format => 'json',
+                           body_fields => '{"channel_txn_id": "id", "order_id": "order", "kind": "kind",
+                                            "status": "status", "amount": "amount", "currency": "currency"}');
+SELECT order_id FROM paycons.create_order('sec-s-7', 300, 'CNY');
+\set gen_body '{"id": "sec-g-1", "order": "sec-s-7", "kind": "payment", "status": "success", "amount": 300, "currency": "CNY"}'
+SELECT encode(paycons.hmac_sha256(convert_to('sec-secret', 'UTF8'), convert_to(:'gen_body', 'UTF8')), 'hex') AS gen_sig \gset
 DELETE FROM paycons.outbox;
 SELECT order_id FROM paycons.create_order('sec-s-fix', 800, 'CNY');
 -- a dead outbox event to redrive, a dead compensation to retry, an open
@@ -268,6 +276,8 @@ SELECT outcome, state, duplicate FROM paycons.apply_callback('sec_sh', 'sec-s-T1
 SELECT outcome, state, duplicate FROM paycons.apply_callback('sec_sh', 'sec-s-T2', 'sec-s-2', 'payment', 'success', 500, 'CNY');
 SELECT order_id, state FROM paycons.transition('sec-s-1', 'refunding', 'customer asked');
 SELECT outcome, state, duplicate FROM paycons.apply_callback('sec_sh', 'sec-s-R1', 'sec-s-1', 'refund', 'success', 1000, 'CNY');
+SELECT outcome, state, ack_status, order_id
+  FROM paycons.apply_notification('sec_gen', :'gen_body', pg_catalog.jsonb_build_object('X-Signature', :'gen_sig'));
 SELECT paycons.complete_refund_for('sec-s-2', 500, 'sec-s-T2', 'refunded by hand') IS NOT NULL AS completed;
 -- a refused money edge runs the guard's checks too
 SELECT order_id, state FROM paycons.create_order('sec-s-5', 100, 'CNY');

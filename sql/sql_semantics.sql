@@ -19,8 +19,11 @@ SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS paycons; RESET
 BEGIN;
 
 -- start from an empty outbox, so that the claim below sees only this
--- test's events (everything is rolled back at the end)
+-- test's events, and let the maintenance pass below find only this test's
+-- work (everything is rolled back at the end)
 DELETE FROM paycons.outbox;
+UPDATE paycons.compensations SET next_attempt_at = 'infinity';
+UPDATE paycons.order_probes SET next_at = 'infinity';
 
 CREATE TABLE sem_log (n serial, tbl text, what text, detail text);
 
@@ -114,7 +117,7 @@ SELECT paycons.emit('sem', 'sem-agg', 'sem.happened', '{"x": 1}') > 0 AS emitted
 SELECT count(*) > 0 AS claimed FROM paycons.outbox_claim('sem-consumer', 100);
 SELECT status FROM paycons.outbox_nack((SELECT min(id) FROM paycons.outbox WHERE status = 'leased'), 'try later');
 SELECT paycons.outbox_ack(ARRAY(SELECT id FROM paycons.outbox WHERE status = 'leased')) > 0 AS acked;
-SELECT action, max_attempts, sem_note FROM paycons.set_retry_policy('sem-action', '1 second', 2, '1 minute', 3);
+SELECT action, max_attempts, sem_note FROM paycons.set_retry_policy('sem-action', '1 hour', 2, '2 hours', 3);
 SELECT paycons.enqueue_compensation('sem-3', 'sem-action') > 0 AS enqueued;
 SELECT state FROM paycons.complete_compensation(
     (SELECT id FROM paycons.compensations WHERE order_id = 'sem-3' AND action = 'sem-action'), true, 'done by hand');

@@ -46,6 +46,13 @@
  * isolation level, where the same races would surface as serialization
  * failures.
  *
+ * apply_notification (src/channels/notification.c) enters the same path
+ * through PayconsApplyVerifiedFacts (callbacks.h) with facts its channel
+ * protocol verified and read from the signed body; for those the HMAC check
+ * of a signature argument is skipped.  For apply_callback itself, a channel
+ * that declares its body format (body_format, body_fields) has the facts
+ * checked against the signed body after the signature (channels/binding.c).
+ *
  * IDENTIFICATION
  *	  src/callbacks.c
  *
@@ -66,6 +73,7 @@
 
 #include "as_owner.h"
 #include "callbacks.h"
+#include "channels/binding.h"
 #include "errcodes.h"
 #include "signature.h"
 #include "spi_plans.h"
@@ -115,7 +123,11 @@ static PayconsPlan callbacks_lookup = {
 	" i.order_id, i.kind, i.status, i.amount, i.currency,"
 	" i.outcome, i.state, i.received_at,"
 	" o.xmin, o.state, o.amount, o.currency, o.paid_amount,"
-	" o.refunded_amount, o.has_txn_id"
+	" o.refunded_amount, o.has_txn_id,"
+	" CASE WHEN c.require_signature THEN pg_catalog.to_jsonb(c)"
+	" OPERATOR(pg_catalog.->>) 'body_format' END,"
+	" CASE WHEN c.require_signature THEN pg_catalog.to_jsonb(c)"
+	" OPERATOR(pg_catalog.->) 'body_fields' END"
 	" FROM paycons.channels c"
 	" LEFT JOIN paycons.callbacks i"
 	" ON i.channel OPERATOR(pg_catalog.=) c.channel"
@@ -140,6 +152,13 @@ static PayconsPlan callbacks_lookup = {
 #define LK_NACK			6
 #define LK_STORED		7		/* first column of the stored delivery */
 #define LK_ORDER		15		/* first column of the order (its xmin) */
+/*
+ * The facts the signed body must state (issue 10 item 5), read through
+ * to_jsonb so that the library still works on a 0.1.0 schema, which has
+ * no such columns, until ALTER EXTENSION UPDATE.
+ */
+#define LK_BODY_FORMAT	22
+#define LK_BODY_FIELDS	23
 
 /* The stored delivery alone, same columns as callbacks_lookup's 7..14 */
 static PayconsPlan callbacks_select = {
@@ -522,6 +541,7 @@ callbacks_check_signature(const CallbackFacts *f, HeapTuple tup,
 	char	   *format_name;
 	PayconsSigFormat format;
 	double		tolerance;
+	const char *why;
 
 	if (!DatumGetBool(callbacks_col(tup, desc, LK_REQUIRE, &isnull)))
 		return NULL;
@@ -537,15 +557,33 @@ callbacks_check_signature(const CallbackFacts *f, HeapTuple tup,
 			 format_name, f->channel);
 	tolerance = DatumGetFloat8(callbacks_col(tup, desc, LK_TOLERANCE, &isnull));
 
-	return PayconsVerifySignature((const uint8 *) VARDATA_ANY(secret),
-								  VARSIZE_ANY_EXHDR(secret),
-								  format,
-								  f->signature ? VARDATA_ANY(f->signature) : NULL,
-								  f->signature ? VARSIZE_ANY_EXHDR(f->signature) : 0,
-								  f->signed_body ? VARDATA_ANY(f->signed_body) : NULL,
-								  f->signed_body ? VARSIZE_ANY_EXHDR(f->signed_body) : 0,
-								  (int64) (tolerance * USECS_PER_SEC),
-								  GetCurrentTimestamp());
+	why = PayconsVerifySignature((const uint8 *) VARDATA_ANY(secret),
+								 VARSIZE_ANY_EXHDR(secret),
+								 format,
+								 f->signature ? VARDATA_ANY(f->signature) : NULL,
+								 f->signature ? VARSIZE_ANY_EXHDR(f->signature) : 0,
+								 f->signed_body ? VARDATA_ANY(f->signed_body) : NULL,
+								 f->signed_body ? VARSIZE_ANY_EXHDR(f->signed_body) : 0,
+								 (int64) (tolerance * USECS_PER_SEC),
+								 GetCurrentTimestamp());
+
+	/*
+	 * The signature covers the body: for a channel that declares its body
+	 * format, the facts passed as arguments must be the body's.
+	 */
+	(void) callbacks_col(tup, desc, LK_BODY_FORMAT, &isnull);
+	if (why == NULL && !isnull)
+	{
+		Datum		fields = callbacks_col(tup, desc, LK_BODY_FIELDS, &isnull);
+
+		why = PayconsSignedBodyDisagrees(SPI_getvalue(tup, desc, LK_BODY_FORMAT),
+										 isnull ? NULL : DatumGetJsonbP(fields),
+										 VARDATA_ANY(f->signed_body),
+										 VARSIZE_ANY_EXHDR(f->signed_body),
+										 f->txn_id, f->order_id, f->kind,
+										 f->status, f->amount, f->currency);
+	}
+	return why;
 }
 
 /* Enqueue the refund of this delivery's money as an external compensation. */
@@ -876,14 +914,14 @@ callbacks_apply_work(void *arg, MemoryContext caller)
  */
 void
 PayconsApplyCallback(const CallbackFacts *f, bool verify_signature,
-					 CallbackResult *r)
+					 CallbackResult *r, const char *fname)
 {
 	CallbacksWork w;
 
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
 				(errcode(ERRCODE_PAYCONS_CALLBACK_ISOLATION),
-				 errmsg("paycons.apply_callback() must run at isolation level READ COMMITTED"),
+				 errmsg("%s must run at isolation level READ COMMITTED", fname),
 				 errdetail("The current transaction uses %s.",
 						   IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
 				 errhint("Run the callback in its own READ COMMITTED transaction; it makes concurrent deliveries safe by itself.")));
@@ -916,6 +954,35 @@ callbacks_result_desc(FunctionCallInfo fcinfo)
 }
 
 /*
+ * For apply_notification (callbacks.h): facts verified by a channel
+ * protocol take the apply path without the HMAC check of a signature
+ * argument.
+ */
+void
+PayconsApplyVerifiedFacts(const char *channel, const char *txn_id,
+						  const char *order_id, const char *kind,
+						  const char *status, int64 amount,
+						  const char *currency, Jsonb *payload,
+						  const char *source, CallbackResult *r)
+{
+	CallbackFacts f;
+
+	memset(&f, 0, sizeof(f));
+	f.channel = pstrdup(channel);
+	f.txn_id = pstrdup(txn_id);
+	f.order_id = pstrdup(order_id);
+	f.refund = strcmp(kind, "refund") == 0;
+	f.kind = f.refund ? "refund" : "payment";
+	f.success = strcmp(status, "success") == 0;
+	f.status = f.success ? "success" : "failed";
+	f.amount = amount;
+	f.currency = pstrdup(currency);
+	f.payload = payload;
+	f.source = source;
+	PayconsApplyCallback(&f, false, r, "paycons.apply_notification()");
+}
+
+/*
  * paycons.apply_callback(channel, channel_txn_id, order_id, kind, status,
  *		amount, currency, payload, signature, signed_body, source)
  *	 -> (outcome, state, duplicate, first_seen_at, ack)
@@ -934,11 +1001,13 @@ paycons_apply_callback(PG_FUNCTION_ARGS)
 	Datum		values[5];
 	bool		nulls[5] = {false, false, false, false, false};
 
+	memset(&f, 0, sizeof(f));
 	callbacks_check_args(fcinfo, &f);
 	desc = callbacks_result_desc(fcinfo);
 
 	/* statement lines are vouched for by the statement (owner only) */
-	PayconsApplyCallback(&f, strcmp(f.source, "statement") != 0, &r);
+	PayconsApplyCallback(&f, strcmp(f.source, "statement") != 0, &r,
+						 "paycons.apply_callback()");
 
 	values[0] = CStringGetTextDatum(r.outcome);
 	if (r.has_state)

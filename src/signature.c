@@ -15,7 +15,10 @@
  * the signed message is the decimal timestamp, a ".", then the raw body;
  * the header carries "t=<seconds since 1970>" and one or more "v1=<hex
  * digest>" elements (more than one while a secret is being rotated), in
- * any order, separated by commas.  Other elements are ignored.
+ * any order, separated by commas.  Other elements are ignored.  The header
+ * and the digests are decoded by the backend-free helpers that the
+ * channel protocols share (channels/sighdr.c, channels/codec.c): base64
+ * is accepted with or without its padding.
  *
  * IDENTIFICATION
  *	  src/signature.c
@@ -24,24 +27,21 @@
  */
 #include "postgres.h"
 
-#include "common/base64.h"
 #include "common/cryptohash.h"
 #include "common/hmac.h"
 #include "datatype/timestamp.h"
 #include "utils/builtins.h"
 
+#include "channels/codec.h"
+#include "channels/sighdr.h"
 #include "signature.h"
 
 PG_FUNCTION_INFO_V1(paycons_hmac_sha256);
-
-/* At most this many v1= elements are looked at in one header */
-#define SIGNATURE_MAX_V1	8
 
 /* Unix epoch (1970-01-01) in PostgreSQL's epoch (2000-01-01), in seconds */
 #define SIGNATURE_UNIX_EPOCH_OFFSET \
 	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)
 
-static inline int signature_hexval(char c);
 static bool signature_decode_hex(const char *src, size_t len, uint8 *dst);
 static bool signature_decode_base64(const char *src, size_t len, uint8 *dst);
 static const char *signature_verify_header(const uint8 *key, size_t keylen,
@@ -57,11 +57,7 @@ static const char *signature_verify_header(const uint8 *key, size_t keylen,
 bool
 PayconsTimingSafeEqual(const uint8 *a, const uint8 *b, size_t len)
 {
-	volatile uint8 diff = 0;
-
-	for (size_t i = 0; i < len; i++)
-		diff |= a[i] ^ b[i];
-	return diff == 0;
+	return PayconsConstantTimeEq(a, b, len);
 }
 
 /*
@@ -91,47 +87,26 @@ PayconsHmacSha256(const uint8 *key, size_t keylen,
 	pg_hmac_free(ctx);
 }
 
-/* Value of one hex digit, or -1 */
-static inline int
-signature_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode exactly PAYCONS_HMAC_LEN bytes of hex (either case); false if not. */
 static bool
 signature_decode_hex(const char *src, size_t len, uint8 *dst)
 {
-	if (len != 2 * PAYCONS_HMAC_LEN)
-		return false;
-	for (size_t i = 0; i < PAYCONS_HMAC_LEN; i++)
-	{
-		int			hi = signature_hexval(src[2 * i]);
-		int			lo = signature_hexval(src[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return false;
-		dst[i] = (uint8) ((hi << 4) | lo);
-	}
-	return true;
+	return len == 2 * PAYCONS_HMAC_LEN && PayconsHexDecode(src, len, dst);
 }
 
-/* Decode base64 that yields exactly PAYCONS_HMAC_LEN bytes; false if not. */
+/*
+ * Decode base64 that yields exactly PAYCONS_HMAC_LEN bytes, padded (44
+ * characters) or not (43, as doc/callbacks.md promises; PostgreSQL 15's
+ * pg_b64_decode wants the padding); false if not.
+ */
 static bool
 signature_decode_base64(const char *src, size_t len, uint8 *dst)
 {
-	char		buf[2 * PAYCONS_HMAC_LEN];
+	uint8		buf[PAYCONS_BASE64_MAXDECODED(44)];
 
-	/* 32 bytes are 43 characters unpadded, 44 padded */
 	if (len < 43 || len > 44)
 		return false;
-	if (pg_b64_decode(src, (int) len, buf, sizeof(buf)) != PAYCONS_HMAC_LEN)
+	if (PayconsBase64Decode(src, len, buf, sizeof(buf)) != PAYCONS_HMAC_LEN)
 		return false;
 	memcpy(dst, buf, PAYCONS_HMAC_LEN);
 	return true;
@@ -163,75 +138,29 @@ signature_verify_header(const uint8 *key, size_t keylen,
 						const char *body, size_t bodylen,
 						int64 tolerance_usecs, TimestampTz now)
 {
-	const char *t_str = NULL;
-	size_t		t_len = 0;
-	uint8		candidates[SIGNATURE_MAX_V1][PAYCONS_HMAC_LEN];
-	int			ncandidates = 0;
-	bool		malformed = false;
-	const char *p = sig;
-	const char *end = sig + siglen;
-	int64		t = 0;
+	PayconsSigHeader h;
+	const char *why;
 	TimestampTz t_ts;
 	uint8		expected[PAYCONS_HMAC_LEN];
 	char		prefix[32];
 	bool		match = false;
 
-	while (p < end)
-	{
-		const char *comma = memchr(p, ',', end - p);
-		const char *elem_end = comma ? comma : end;
-		const char *q = p;
+	if ((why = PayconsSigHeaderParse(sig, siglen, &h)) != NULL)
+		return why;
 
-		/* skip blanks around the element */
-		while (q < elem_end && (*q == ' ' || *q == '\t'))
-			q++;
-		while (elem_end > q && (elem_end[-1] == ' ' || elem_end[-1] == '\t'))
-			elem_end--;
-
-		if (elem_end - q > 2 && q[0] == 't' && q[1] == '=')
-		{
-			if (t_str != NULL)
-				malformed = true;	/* two timestamps */
-			t_str = q + 2;
-			t_len = elem_end - t_str;
-		}
-		else if (elem_end - q > 3 && q[0] == 'v' && q[1] == '1' && q[2] == '=')
-		{
-			if (ncandidates < SIGNATURE_MAX_V1 &&
-				signature_decode_hex(q + 3, elem_end - q - 3,
-									 candidates[ncandidates]))
-				ncandidates++;
-		}
-		p = comma ? comma + 1 : end;
-	}
-
-	if (malformed || t_str == NULL)
-		return "malformed signature header";
-	if (ncandidates == 0)
-		return "no v1 signature in header";
-	if (t_len == 0 || t_len > 12)
-		return "malformed timestamp in signature header";
-	for (size_t i = 0; i < t_len; i++)
-	{
-		if (t_str[i] < '0' || t_str[i] > '9')
-			return "malformed timestamp in signature header";
-		t = t * 10 + (t_str[i] - '0');
-	}
-
-	t_ts = (TimestampTz) (t - SIGNATURE_UNIX_EPOCH_OFFSET) * USECS_PER_SEC;
+	t_ts = (TimestampTz) (h.t - SIGNATURE_UNIX_EPOCH_OFFSET) * USECS_PER_SEC;
 	if (t_ts < now - tolerance_usecs || t_ts > now + tolerance_usecs)
 		return "timestamp outside tolerance";
 
 	/* the signed message is "<t as sent>." followed by the body */
-	memcpy(prefix, t_str, t_len);
-	prefix[t_len] = '.';
-	PayconsHmacSha256(key, keylen, (const uint8 *) prefix, t_len + 1,
+	memcpy(prefix, h.t_text, h.t_len);
+	prefix[h.t_len] = '.';
+	PayconsHmacSha256(key, keylen, (const uint8 *) prefix, h.t_len + 1,
 					  (const uint8 *) body, bodylen, expected);
 
 	/* look at every candidate, so the time does not tell which matched */
-	for (int i = 0; i < ncandidates; i++)
-		match |= PayconsTimingSafeEqual(candidates[i], expected,
-										PAYCONS_HMAC_LEN);
+	for (int i = 0; i < h.nv1; i++)
+		match |= PayconsTimingSafeEqual(h.v1[i], expected, PAYCONS_HMAC_LEN);
 	return match ? NULL : "signature mismatch";
 }
 

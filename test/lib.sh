@@ -42,6 +42,8 @@ PAYCONS_PACKAGES=(
 	python3-psycopg2
 	libpq-dev
 	postgresql-15-pgq3
+	libssl-dev
+	openssl
 )
 
 # State of the running cluster, filled in by paycons_start_cluster.

@@ -38,6 +38,7 @@ BEGIN
         'paycons.order_history_of(text)',
         -- callbacks (keep each section apart so parallel edits merge)
         'paycons.apply_callback(text, text, text, text, text, bigint, text, jsonb, text, text, text)',
+        'paycons.apply_notification(text, text, jsonb)',
 
         -- end callbacks
         -- outbox

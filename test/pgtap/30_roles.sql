@@ -67,6 +67,7 @@ SELECT set_eq($$SELECT pg_temp.callable('tap_sec_app')$$, ARRAY[
     'paycons.get_order(text)',
     'paycons.order_history_of(text)',
     'paycons.apply_callback(text,text,text,text,text,bigint,text,jsonb,text,text,text)',
+    'paycons.apply_notification(text,text,jsonb)',
     'paycons.emit(text,text,text,jsonb,jsonb,timestamp with time zone)',
     'paycons.outbox_trigger()',
     'paycons.enqueue_compensation(text,text,regprocedure,jsonb)',
