@@ -203,6 +203,8 @@ SELECT
 COMMENT ON VIEW paycons.health IS
     'one row for on-call: what is stuck (overdue paying, refunding, needs_review), lagging (outbox backlog) or dead (compensations, outbox), and whether a worker serves this database (worker_status; worker_hint says what to do); every figure comes from a partial index, a small table or shared memory';
 
+REVOKE ALL ON paycons.health FROM PUBLIC;
+
 CREATE FUNCTION paycons.grant_monitor_role(role regrole) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, paycons, pg_temp
