@@ -183,9 +183,21 @@ _PG_init(void)
 	{
 		List	   *databases;
 		char	   *problem;
+		const char *raw;
 		MemoryContext oldcxt;
 
 		paycons_preloaded = true;
+
+		/*
+		 * A bad list must stop the server, not fall back to the default:
+		 * look at the value from postgresql.conf before defining it.
+		 */
+		raw = GetConfigOption("paycons.database", true, false);
+		if (raw != NULL && !PayconsDatabaseListParse(raw, &databases, &problem))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for parameter \"paycons.database\": \"%s\"", raw),
+					 errdetail("%s", problem)));
 		DefineCustomStringVariable("paycons.database",
 								   "Databases the paycons background workers serve (comma-separated).",
 								   "Each listed database gets a worker (maintenance passes) and a notifier; "
@@ -197,11 +209,8 @@ _PG_init(void)
 								   check_database_list, NULL, NULL);
 		oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 		if (!PayconsDatabaseListParse(paycons_database, &databases, &problem))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid value for parameter \"paycons.database\": \"%s\"",
-							paycons_database),
-					 errdetail("%s", problem)));
+			elog(ERROR, "paycons.database \"%s\" passed its check but cannot be parsed: %s",
+				 paycons_database, problem);
 		MemoryContextSwitchTo(oldcxt);
 		PayconsShmemInit(databases);
 		PayconsWorkerRegister(databases);
