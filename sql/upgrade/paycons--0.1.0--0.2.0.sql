@@ -90,7 +90,7 @@ BEGIN
     EXECUTE 'SELECT COALESCE(pg_catalog.jsonb_object_agg(outcome, n), ''{}'')'
             ' FROM (SELECT COALESCE(outcome::text, ''(none)'') AS outcome, pg_catalog.count(*) AS n'
             '       FROM paycons.callbacks'
-            '       WHERE received_at OPERATOR(pg_catalog.>) pg_catalog.now() OPERATOR(pg_catalog.-) interval ''1 hour'''
+            '       WHERE received_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) interval ''1 hour'')'
             '       GROUP BY 1) s'
        INTO result;
     RETURN result;
@@ -120,7 +120,7 @@ BEGIN
         '               ''ignored'', ''refund_failed'', ''over_refund'']) AS outcome) k'
         '  FULL JOIN (SELECT cb.outcome::pg_catalog.text AS outcome, pg_catalog.count(*) AS n'
         '               FROM paycons.callbacks cb'
-        '              WHERE cb.received_at OPERATOR(pg_catalog.>) pg_catalog.now() OPERATOR(pg_catalog.-) $1'
+        '              WHERE cb.received_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) $1)'
         '              GROUP BY 1) c USING (outcome)'
         ' ORDER BY 1'
         USING since;
