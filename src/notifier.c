@@ -174,25 +174,23 @@ paycons_notifier_main(Datum main_arg)
 		{
 			TimestampTz now = GetCurrentTimestamp();
 
-			if (now >= next_allowed)
+			if (now >= next_allowed && PayconsTakeNotify(i))
 			{
 				next_allowed = now + (int64) paycons_notify_interval * 1000;
-				if (PayconsTakeNotify(i))
+				if (PayconsRunTransaction("NOTIFY paycons_outbox",
+										  notifier_work, NULL))
+					PayconsCountNotification(i);
+				else
 				{
-					if (PayconsRunTransaction("NOTIFY paycons_outbox",
-											  notifier_work, NULL))
-						PayconsCountNotification(i);
-					else
-					{
-						/* keep the commits waiting; try again later */
-						PayconsRestoreNotify(i);
-						next_allowed = GetCurrentTimestamp() +
-							(int64) NOTIFIER_RETRY_MS * 1000;
-					}
+					/* keep the commits waiting; try again later */
+					PayconsRestoreNotify(i);
+					next_allowed = GetCurrentTimestamp() +
+						(int64) NOTIFIER_RETRY_MS * 1000;
 				}
-				continue;
+				now = GetCurrentTimestamp();
 			}
-			timeout = (long) ((next_allowed - now + 999) / 1000);
+			/* commits that came meanwhile wait until the next allowed time */
+			timeout = (long) Max((next_allowed - now + 999) / 1000, 0);
 			events |= WL_TIMEOUT;
 		}
 
