@@ -112,3 +112,34 @@ SELECT count(*) AS rows, bool_and(orders_paying >= 0 AND compensations_dead >= 0
   FROM paycons.health;
 SELECT preloaded, passes > 0 AS counted FROM paycons.stats();
 SELECT count(*) > 0 AS has_counts FROM paycons.order_counts;
+
+-- this database is not in paycons.database (the test server lists only
+-- postgres): health says so and what to do; passes run here are counted
+-- for this database all the same
+SELECT datname = current_database() AS this_db, served, worker_status, worker_pid, notifier_pid
+  FROM paycons.stats();
+SELECT worker_status, worker_pid, last_pass_at IS NOT NULL AS has_last_pass,
+       replace(worker_hint, current_database(), 'DB') AS worker_hint
+  FROM paycons.health;
+SELECT paycons.wake() AS woken;
+
+-- orders waiting for review are counted and aged from a partial index
+SELECT orders_needs_review AS review_before FROM paycons.health \gset
+SELECT order_id FROM paycons.create_order('wm-review', 100, 'USD');
+SELECT order_id, state FROM paycons.begin_payment('wm-review', 'wm-chan');
+-- a short payment: the order waits for a review
+SELECT outcome, state FROM paycons.apply_callback('wm-chan', 'wm-review-T1', 'wm-review',
+                                                  'payment', 'success', 60, 'USD');
+SELECT orders_needs_review - :review_before AS review_added,
+       oldest_needs_review >= interval '0' AS aged
+  FROM paycons.health;
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM paycons.orders WHERE state OPERATOR(paycons.=) 'needs_review';
+RESET enable_seqscan;
+
+-- callback outcomes: every known outcome is listed, the window is checked
+SELECT count(*) >= 8 AS outcomes_listed, bool_and(callbacks >= 0) AS counted
+  FROM paycons.callback_outcomes('1 minute');
+SELECT jsonb_typeof(callback_outcomes_last_hour) AS last_hour FROM paycons.health;
+SELECT * FROM paycons.callback_outcomes('-1 minute');
+SELECT * FROM paycons.callback_outcomes(NULL);

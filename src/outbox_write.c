@@ -2,8 +2,8 @@
  *
  * outbox_write.c
  *	  Writing outbox events: OutboxWrite (shared by the row trigger and
- *	  emit()), paycons.emit, the per-transaction NOTIFY and the optional
- *	  logical decoding message for CDC pipelines.
+ *	  emit()), paycons.emit, the NOTIFY request and the optional logical
+ *	  decoding message for CDC pipelines.
  *
  * An event is written by an ordinary INSERT into paycons.outbox (a kept
  * SPI plan, run as the extension owner), routed to the current rotating
@@ -25,7 +25,6 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "commands/async.h"
 #include "miscadmin.h"
 #include "lib/stringinfo.h"
 #include "replication/message.h"
@@ -35,6 +34,7 @@
 
 #include "as_owner.h"
 #include "errcodes.h"
+#include "notifier.h"
 #include "outbox.h"
 #include "paycons.h"
 #include "provenance.h"
@@ -137,9 +137,10 @@ outbox_emit_cdc(int64 id, const char *aggregate_type, const char *aggregate_id,
 /*
  * OutboxWrite: insert one event into the outbox in the current transaction
  * and return its id.  The arguments must already be validated (emit() and
- * the trigger do that).  Queues NOTIFY paycons_outbox (folded by
- * PostgreSQL into one per transaction) and, with paycons.outbox_cdc, a
- * transactional logical decoding message carrying the event.
+ * the trigger do that).  Arranges for NOTIFY paycons_outbox after the
+ * commit (notifier.c: through the database's notifier, or queued in this
+ * transaction) and, with paycons.outbox_cdc, writes a transactional
+ * logical decoding message carrying the event.
  */
 int64
 OutboxWrite(const char *aggregate_type, const char *aggregate_id,
@@ -164,8 +165,7 @@ OutboxWrite(const char *aggregate_type, const char *aggregate_id,
 	if (paycons_outbox_cdc)
 		outbox_emit_cdc(e.id, aggregate_type, aggregate_id, event_type,
 						payload, headers);
-	if (paycons_outbox_notify)
-		Async_Notify("paycons_outbox", NULL);
+	PayconsOutboxNotifyWanted();
 
 	return e.id;
 }

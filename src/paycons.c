@@ -5,11 +5,12 @@
  *	  paycons.* setting (definition and storage).
  *
  * paycons works without shared_preload_libraries (DESIGN D6): then there
- * is no background worker and no shared memory, and the settings that only
- * the worker reads at server start (paycons.database) are not defined at
- * all -- a PGC_POSTMASTER setting cannot be created after startup.  Shared
- * memory is requested and the worker registered only while the postmaster
- * is processing shared_preload_libraries, as autoprewarm does.
+ * are no background workers and no shared memory, and the setting only
+ * read at server start (paycons.database) is not defined at all -- a
+ * PGC_POSTMASTER setting cannot be created after startup.  Shared memory
+ * is requested and the workers (a worker and a notifier per listed
+ * database) registered only while the postmaster is processing
+ * shared_preload_libraries, as autoprewarm does.
  *
  * IDENTIFICATION
  *	  src/paycons.c
@@ -22,7 +23,9 @@
 
 #include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
+#include "notifier.h"
 #include "paycons.h"
 #include "shmem.h"
 #include "worker.h"
@@ -34,8 +37,9 @@ bool		paycons_preloaded = false;
 char	   *paycons_reason_guc = NULL;
 
 bool		paycons_outbox_cdc = false;
-bool		paycons_outbox_notify = true;
+int			paycons_outbox_notify = PAYCONS_NOTIFY_ON;
 int			paycons_outbox_rotate_interval = 10000;
+int			paycons_notify_interval = 5;
 
 char	   *paycons_database = NULL;
 int			paycons_naptime = 10000;
@@ -47,6 +51,36 @@ int			paycons_batch_size = 1000;
 int			paycons_statement_max_size = 262144;
 
 void		_PG_init(void);
+
+/* paycons.outbox_notify: on, off, transaction (and boolean spellings) */
+static const struct config_enum_entry outbox_notify_options[] = {
+	{"on", PAYCONS_NOTIFY_ON, false},
+	{"off", PAYCONS_NOTIFY_OFF, false},
+	{"transaction", PAYCONS_NOTIFY_TRANSACTION, false},
+	{"true", PAYCONS_NOTIFY_ON, true},
+	{"false", PAYCONS_NOTIFY_OFF, true},
+	{"yes", PAYCONS_NOTIFY_ON, true},
+	{"no", PAYCONS_NOTIFY_OFF, true},
+	{"1", PAYCONS_NOTIFY_ON, true},
+	{"0", PAYCONS_NOTIFY_OFF, true},
+	{NULL, 0, false}
+};
+
+/* paycons.database must be a list of distinct database names */
+static bool
+check_database_list(char **newval, void **extra, GucSource source)
+{
+	List	   *names;
+	char	   *problem;
+
+	if (PayconsDatabaseListParse(*newval, &names, &problem))
+	{
+		list_free(names);
+		return true;
+	}
+	GUC_check_errdetail("%s", problem);
+	return false;
+}
 
 void
 _PG_init(void)
@@ -70,14 +104,24 @@ _PG_init(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
-	DefineCustomBoolVariable("paycons.outbox_notify",
-							 "Send NOTIFY paycons_outbox once per transaction that writes outbox events.",
-							 "Turn it off for transactions that must be prepared (two-phase commit refuses pending notifications).",
+	DefineCustomEnumVariable("paycons.outbox_notify",
+							 "How consumers are told that outbox events were committed (NOTIFY paycons_outbox).",
+							 "on: through the database's notifier, one NOTIFY for many commits, else one per writing transaction; "
+							 "transaction: one NOTIFY per writing transaction, at its commit; off: none.",
 							 &paycons_outbox_notify,
-							 true,
+							 PAYCONS_NOTIFY_ON,
+							 outbox_notify_options,
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+	DefineCustomIntVariable("paycons.notify_interval",
+							"Shortest time between two NOTIFY paycons_outbox of a database's notifier.",
+							"Commits within the interval share one notification; 0 sends as soon as the previous one is out.",
+							&paycons_notify_interval,
+							5, 0, 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	DefineCustomIntVariable("paycons.outbox_rotate_interval",
 							"Minimum time between two rotations of the outbox partitions by paycons.outbox_maintain().",
 							NULL,
@@ -149,17 +193,39 @@ _PG_init(void)
 	 */
 	if (process_shared_preload_libraries_in_progress)
 	{
+		List	   *databases;
+		char	   *problem;
+		const char *raw;
+		MemoryContext oldcxt;
+
 		paycons_preloaded = true;
+
+		/*
+		 * A bad list must stop the server, not fall back to the default:
+		 * look at the value from postgresql.conf before defining it.
+		 */
+		raw = GetConfigOption("paycons.database", true, false);
+		if (raw != NULL && !PayconsDatabaseListParse(raw, &databases, &problem))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for parameter \"paycons.database\": \"%s\"", raw),
+					 errdetail("%s", problem)));
 		DefineCustomStringVariable("paycons.database",
-								   "Database the paycons background worker maintains.",
-								   "The worker connects to this one database; schedule run_maintenance() with pg_cron for others.",
+								   "Databases the paycons background workers serve (comma-separated).",
+								   "Each listed database gets a worker (maintenance passes) and a notifier; "
+								   "schedule run_maintenance() with pg_cron for others.",
 								   &paycons_database,
 								   "postgres",
 								   PGC_POSTMASTER,
-								   0,
-								   NULL, NULL, NULL);
-		PayconsShmemInit();
-		PayconsWorkerRegister();
+								   GUC_LIST_INPUT,
+								   check_database_list, NULL, NULL);
+		oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+		if (!PayconsDatabaseListParse(paycons_database, &databases, &problem))
+			elog(ERROR, "paycons.database \"%s\" passed its check but cannot be parsed: %s",
+				 paycons_database, problem);
+		MemoryContextSwitchTo(oldcxt);
+		PayconsShmemInit(databases);
+		PayconsWorkerRegister(databases);
 	}
 
 	MarkGUCPrefixReserved("paycons");

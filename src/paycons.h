@@ -20,8 +20,9 @@ extern char *paycons_reason_guc;
 
 /* outbox */
 extern bool paycons_outbox_cdc;
-extern bool paycons_outbox_notify;
+extern int	paycons_outbox_notify;	/* a PayconsOutboxNotify (notifier.h) */
 extern int	paycons_outbox_rotate_interval;
+extern int	paycons_notify_interval;
 
 /* worker and maintenance */
 extern char *paycons_database;

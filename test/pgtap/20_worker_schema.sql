@@ -2,7 +2,7 @@
 -- stock reservations and maintenance.  Run by pg_prove against a database
 -- with pgtap and paycons.
 BEGIN;
-SELECT plan(36);
+SELECT plan(45);
 
 -- tables and their keys
 SELECT has_table('paycons', 'retry_policies', 'retry_policies exists');
@@ -55,7 +55,8 @@ SELECT is((SELECT count(*)::int FROM pg_proc p
               AND p.proname IN ('enqueue_compensation', 'complete_compensation', 'complete_refund_for',
                                 'add_stock', 'reserve_stock', 'commit_stock', 'release_stock',
                                 'run_maintenance', 'wake', 'stats', 'set_retry_policy',
-                                'retry_delay', 'retry_compensation')
+                                'retry_delay', 'retry_compensation', 'callback_outcomes',
+                                'callback_outcomes_last_hour', 'grant_monitor_role')
               AND obj_description(p.oid, 'pg_proc') IS NULL), 0,
           'every function of this section has a comment');
 
@@ -82,6 +83,33 @@ SELECT ok(NOT has_function_privilege('regress_paycons_tap_worker_app',
 SELECT ok(NOT has_table_privilege('regress_paycons_tap_worker_app', 'paycons.stock', 'SELECT,INSERT,UPDATE,DELETE')
           AND NOT has_table_privilege('regress_paycons_tap_worker_app', 'paycons.compensations', 'SELECT,INSERT,UPDATE,DELETE'),
           'app role has no privilege on the stock and compensation tables');
+
+-- monitoring: a role granted by grant_monitor_role reads health, counts
+-- and stats, and nothing on the tables; health's needs_review count has
+-- its partial index
+SELECT has_function('paycons', 'callback_outcomes', ARRAY['interval']);
+SELECT has_function('paycons', 'grant_monitor_role', ARRAY['text']);
+SELECT is((SELECT pg_get_expr(indpred, indrelid) FROM pg_index
+            WHERE indexrelid = 'paycons.orders_needs_review_since'::regclass),
+          '(state OPERATOR(paycons.=) ''needs_review''::paycons.order_state)', 'orders_needs_review_since covers only orders in review');
+SELECT ok(NOT has_function_privilege('public', 'paycons.grant_monitor_role(text)', 'EXECUTE'),
+          'PUBLIC cannot grant monitoring');
+SELECT ok(NOT has_function_privilege('public', 'paycons.callback_outcomes(interval)', 'EXECUTE'),
+          'PUBLIC cannot read callback outcomes');
+CREATE ROLE regress_paycons_tap_monitor;
+SELECT paycons.grant_monitor_role('regress_paycons_tap_monitor');
+SELECT ok(has_table_privilege('regress_paycons_tap_monitor', 'paycons.health', 'SELECT')
+          AND has_table_privilege('regress_paycons_tap_monitor', 'paycons.order_counts', 'SELECT'),
+          'monitor role reads health and order counts');
+SELECT ok(has_function_privilege('regress_paycons_tap_monitor', 'paycons.stats()', 'EXECUTE')
+          AND has_function_privilege('regress_paycons_tap_monitor', 'paycons.callback_outcomes(interval)', 'EXECUTE')
+          AND has_function_privilege('regress_paycons_tap_monitor', 'paycons.callback_outcomes_last_hour()', 'EXECUTE'),
+          'monitor role runs stats() and the callback outcome functions');
+SELECT ok(NOT has_table_privilege('regress_paycons_tap_monitor', 'paycons.callbacks', 'SELECT')
+          AND NOT has_table_privilege('regress_paycons_tap_monitor', 'paycons.orders', 'SELECT')
+          AND NOT has_function_privilege('regress_paycons_tap_monitor', 'paycons.run_maintenance()', 'EXECUTE'),
+          'monitor role reads no table and runs no maintenance');
+SELECT is_definer('paycons', 'callback_outcomes', ARRAY['interval'], 'callback_outcomes runs as the owner');
 
 -- the stock trigger checks how it was called
 SELECT throws_ok('SELECT paycons.stock_on_order_state()', '39P01', NULL,

@@ -29,7 +29,7 @@ is($count, 1, 'missing extension logged once');
 
 my $offset = -s $node->logfile;
 $node->safe_psql('postgres', 'CREATE EXTENSION paycons');
-$node->wait_for_log(qr/paycons worker found extension "paycons"; maintenance resumes/, $offset);
+$node->wait_for_log(qr/paycons worker found extension "paycons" in database "postgres"; maintenance resumes/, $offset);
 ok($node->poll_query_until('postgres', 'SELECT passes > 0 FROM paycons.stats()'),
 	'passes run once the extension exists');
 
@@ -62,11 +62,16 @@ ok($p2 - $p1 >= 5, "naptime 100ms after SIGHUP: many passes in 1.5s ($p1 -> $p2)
 $offset = -s $node->logfile;
 $node->append_conf('postgresql.conf', "paycons.enabled = off");
 $node->reload;
-$node->wait_for_log(qr/paycons worker is idle: paycons.enabled is off/, $offset);
+$node->wait_for_log(qr/paycons worker is idle in database "postgres": paycons.enabled is off/, $offset);
 $p1 = passes();
 usleep(1_000_000);
 $p2 = passes();
 is($p2, $p1, 'no passes while disabled');
+is($node->safe_psql('postgres', q{SELECT worker_status || ': ' || worker_hint FROM paycons.health}),
+	'disabled: paycons.enabled is off: the worker runs no maintenance passes. Turn it on, or schedule SELECT paycons.run_maintenance() with pg_cron.',
+	'health says the worker is disabled');
+is($node->safe_psql('postgres', 'SELECT notifier_pid IS NOT NULL FROM paycons.stats()'), 't',
+	'the notifier keeps running while maintenance is disabled');
 $node->append_conf('postgresql.conf', "paycons.enabled = on");
 $node->reload;
 ok($node->poll_query_until('postgres', "SELECT passes > $p2 FROM paycons.stats()"),
@@ -92,6 +97,8 @@ ok($node->poll_query_until('postgres',
 	'the postmaster restarts the worker');
 ok($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'paycons worker'}) == 1,
 	'one worker');
+ok($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'paycons notifier'}) == 1,
+	'and one notifier');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'paycons worker' AND xact_start IS NOT NULL AND state = 'idle'}),
 	'0', 'no transaction held open while it sleeps');
 
@@ -105,6 +112,8 @@ ok($node->poll_query_until('postgres',
 	'the worker is back after a crash');
 ok($node->poll_query_until('postgres', 'SELECT passes > 0 FROM paycons.stats()'),
 	'and runs passes again');
+ok($node->poll_query_until('postgres', 'SELECT notifier_pid IS NOT NULL FROM paycons.stats()'),
+	'the notifier is back too');
 
 $node->stop;
 done_testing();

@@ -1,6 +1,7 @@
-# On a streaming standby the worker does nothing (it is not even started
-# before recovery ends); after promotion it starts and takes over the
-# stuck orders the old primary left.
+# On a streaming standby the worker and the notifier do nothing (they are
+# not even started before recovery ends; health says so); after promotion
+# they start and the worker takes over the stuck orders the old primary
+# left.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -43,14 +44,24 @@ is($standby->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE
 	'0', 'no paycons worker on the standby');
 is($standby->safe_psql('postgres', q{SELECT state FROM paycons.orders WHERE order_id = 'tap-sb'}),
 	'paying', 'the stuck order is untouched on the standby');
+is($standby->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'paycons notifier'}),
+	'0', 'no paycons notifier on the standby');
 is($standby->safe_psql('postgres', 'SELECT worker_pid IS NULL FROM paycons.stats()'),
 	't', 'stats show no worker on the standby');
+is($standby->safe_psql('postgres', q{SELECT worker_status || ': ' || worker_hint FROM paycons.health}),
+	'standby: this server is in recovery: the paycons worker of this database starts when it is promoted.',
+	'health says the worker waits for a promotion');
 
 $primary->stop;
 $standby->promote;
 ok($standby->poll_query_until('postgres',
 	q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'paycons worker'}, '1'),
 	'worker started after promotion');
+ok($standby->poll_query_until('postgres',
+	q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'paycons notifier'}, '1'),
+	'and the notifier');
+ok($standby->poll_query_until('postgres', q{SELECT worker_status FROM paycons.health}, 'running'),
+	'health says a worker serves the database');
 ok($standby->poll_query_until('postgres',
 	q{SELECT state FROM paycons.orders WHERE order_id = 'tap-sb'}, 'closed'),
 	'the promoted node closes the stuck order');
