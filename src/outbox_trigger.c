@@ -20,6 +20,9 @@
  *	  the usual types).
  *
  * Like tcn.c and moddatetime.c, the trigger checks first how it was called.
+ * On paycons's own tables it emits nothing for a row being restored
+ * (restore.c): the restored outbox holds that row's events already.  On a
+ * user's table it always emits.
  *
  * IDENTIFICATION
  *	  src/outbox_trigger.c
@@ -42,6 +45,7 @@
 
 #include "errcodes.h"
 #include "outbox.h"
+#include "restore.h"
 
 PG_FUNCTION_INFO_V1(paycons_outbox_trigger);
 
@@ -266,6 +270,10 @@ paycons_outbox_trigger(PG_FUNCTION_ARGS)
 		outbox_trigger_misuse("must be fired FOR EACH ROW", rel);
 	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event))
 		outbox_trigger_misuse("must be fired AFTER the change", rel);
+
+	/* A restored paycons row has its events in the restored outbox. */
+	if (PayconsRestoring(rel))
+		return PointerGetDatum(NULL);
 
 	trigger = trigdata->tg_trigger;
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))

@@ -129,6 +129,10 @@ AS $$
 DECLARE
     cb jsonb := pg_catalog.to_jsonb(NEW);
 BEGIN
+    -- a restored inbox row completed its refund when it was first written
+    IF paycons.restoring(TG_RELID) THEN
+        RETURN NULL;
+    END IF;
     -- read the row as jsonb: no dependence on the inbox's exact column set
     IF cb->>'kind' = 'refund' AND cb->>'status' = 'success'
        AND cb->>'order_id' IS NOT NULL AND cb->>'amount' IS NOT NULL

@@ -36,3 +36,73 @@ SELECT pg_catalog.pg_extension_config_dump('paycons.retry_policies',
     $$WHERE action NOT IN ('*', 'release_stock', 'refund', 'payment.query', 'refund.query', 'outbox')$$);
 COMMENT ON TABLE paycons.retry_policies IS
     'retry policy per action -- compensation actions, payment.query/refund.query, and outbox:<event_type> for nacked events (fields as in Temporal''s RetryPolicy); looked up by exact action, then by the part before '':'', then ''*''';
+
+/* ---- issue 11: backup and restore (src/restore.c, sql/install/80_restore.sql) ---- */
+
+CREATE FUNCTION paycons.restoring(rel regclass)
+    RETURNS boolean
+    AS 'MODULE_PATHNAME', 'paycons_restoring'
+    LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION paycons.restoring(regclass) IS
+    'true while the extension owner''s COPY paycons.<rel> FROM STDIN (a restore) writes the row a trigger on rel fires for';
+REVOKE EXECUTE ON FUNCTION paycons.restoring(regclass) FROM PUBLIC;
+
+CREATE FUNCTION paycons.restore_replace() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, paycons, pg_temp
+AS $$
+BEGIN
+    -- a restored row takes the place of the one with its key (TG_ARGV[0])
+    IF paycons.restoring(TG_RELID) THEN
+        EXECUTE pg_catalog.format('DELETE FROM %I.%I t WHERE t.%I OPERATOR(pg_catalog.=) ($1).%I',
+                                  TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV[0], TG_ARGV[0])
+            USING NEW;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+COMMENT ON FUNCTION paycons.restore_replace() IS
+    'BEFORE INSERT trigger, argument: the key column: a row being restored replaces the row with the same key (one that CREATE EXTENSION wrote)';
+REVOKE EXECUTE ON FUNCTION paycons.restore_replace() FROM PUBLIC;
+
+CREATE TRIGGER paycons_restore_replace
+    BEFORE INSERT ON paycons.retry_policies
+    FOR EACH ROW EXECUTE FUNCTION paycons.restore_replace('action');
+ALTER TABLE paycons.retry_policies ENABLE ALWAYS TRIGGER paycons_restore_replace;
+CREATE TRIGGER paycons_restore_replace
+    BEFORE INSERT ON paycons.outbox_rotation
+    FOR EACH ROW EXECUTE FUNCTION paycons.restore_replace('singleton');
+ALTER TABLE paycons.outbox_rotation ENABLE ALWAYS TRIGGER paycons_restore_replace;
+
+SELECT pg_catalog.pg_extension_config_dump('paycons.retry_policies', '');
+SELECT pg_catalog.pg_extension_config_dump('paycons.outbox_rotation', '');
+
+-- the refund trigger leaves restored inbox rows alone
+CREATE OR REPLACE FUNCTION paycons.callbacks_complete_refund() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, paycons, pg_temp
+AS $$
+DECLARE
+    cb jsonb := pg_catalog.to_jsonb(NEW);
+BEGIN
+    -- a restored inbox row completed its refund when it was first written
+    IF paycons.restoring(TG_RELID) THEN
+        RETURN NULL;
+    END IF;
+    -- read the row as jsonb: no dependence on the inbox's exact column set
+    IF cb->>'kind' = 'refund' AND cb->>'status' = 'success'
+       AND cb->>'order_id' IS NOT NULL AND cb->>'amount' IS NOT NULL
+       AND COALESCE(cb->>'outcome', 'applied') = 'applied' THEN
+        BEGIN
+            PERFORM paycons.complete_refund_for(cb->>'order_id', (cb->>'amount')::bigint, NULL,
+                                                'refund callback ' || COALESCE(cb->>'channel', '?')
+                                                || '/' || COALESCE(cb->>'channel_txn_id', '?'));
+        EXCEPTION WHEN OTHERS THEN
+            -- never fail the callback for this: the step can be completed by hand
+            RAISE WARNING 'paycons: could not complete the refund compensation of order "%": %',
+                cb->>'order_id', SQLERRM;
+        END;
+    END IF;
+    RETURN NULL;
+END;
+$$;
