@@ -8,7 +8,7 @@
 #
 # What it provides:
 #   paycons_ensure_packages   Debian build/test dependencies present (or how to get them)
-#   paycons_build_install     make clean; make with -Werror; make install
+#   paycons_build_install     make clean; make test-build (-Werror); make install
 #   paycons_start_cluster     throwaway PostgreSQL 15 cluster under tmp_check/
 #   paycons_stop_cluster      stop it (and any TAP cluster left behind); idempotent
 #   paycons_as_cluster_user   run a command as the OS user owning the cluster
@@ -130,16 +130,9 @@ paycons_ensure_packages() {
 # ---------------------------------------------------------------------------
 # Build
 
-# Warning flags for our C code.  -Wall -Wextra -Werror as the house style
-# asks, plus exactly one exception:
-#   -Wno-unused-parameter  PostgreSQL 15's own headers trip it (static inline
-#       functions in storage/bufpage.h and lib/ilist.h ignore a parameter), and
-#       PostgreSQL code is written for it to be off: every V1 function takes
-#       PG_FUNCTION_ARGS whether it reads fcinfo or not, and hooks/background
-#       worker entry points have fixed signatures.  Core builds without it.
-# Checked against the PG 15 server headers an extension like ours includes;
-# nothing else in -Wextra fires on them.
-PAYCONS_WARN_CFLAGS="-Wall -Wextra -Werror -Wno-unused-parameter"
+# The compiler flags of the test build (-Wall -Wextra -Werror ...) live in
+# the Makefile (TEST_CFLAGS, target test-build), so that `make test-build`
+# and this harness build the same way.
 
 # paycons_show_build_log LOG: the last 40 lines of a build log without the
 # long compiler command lines, so that the diagnostics are what one sees.
@@ -149,8 +142,8 @@ paycons_show_build_log() {
 	echo "(full log: $1)" >&2
 }
 
-# paycons_build_install: make clean, make with PAYCONS_WARN_CFLAGS, make
-# install.  All output goes to tmp_check/build.log; on failure its tail is
+# paycons_build_install: make clean, make test-build (the Makefile's
+# TEST_CFLAGS: every warning an error), make install.  All output goes to tmp_check/build.log; on failure its tail is
 # shown and the function returns 1.
 paycons_build_install() {
 	local log=$PAYCONS_CHECK_DIR/build.log
@@ -171,7 +164,7 @@ paycons_build_install() {
 		return 1
 	fi
 
-	if ! "${mk[@]}" -j"$(nproc)" PG_CFLAGS="$PAYCONS_WARN_CFLAGS" >>"$log" 2>&1; then
+	if ! "${mk[@]}" -j"$(nproc)" test-build >>"$log" 2>&1; then
 		paycons_err "build failed; last lines of $log:"
 		paycons_show_build_log "$log"
 		return 1
