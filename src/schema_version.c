@@ -122,7 +122,7 @@ PayconsCheckSchemaVersion(void)
 	if (strcmp(installed, PAYCONS_VERSION) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_PAYCONS_SCHEMA_VERSION),
-				 errmsg("extension \"paycons\" is at version %s in this database, its library at %s: run ALTER EXTENSION paycons UPDATE",
+				 errmsg("extension \"paycons\" is at version %s in this database, but its library is version %s",
 						installed, PAYCONS_VERSION),
 				 errdetail("The paycons shared library was replaced by a new release; the extension's tables and functions in database \"%s\" are still those of version %s.",
 						   get_database_name(MyDatabaseId), installed),

@@ -3,10 +3,26 @@
  * 0.2.0.
  *
  * Every schema change of the 0.2.0 round lands here as well as in the
- * install fragments under sql/install/; the upgrade test
- * (test/t/... and `make test`) checks that an upgraded 0.1.0 database and a
- * fresh 0.2.0 install end up with the same schema.  Sections are kept per
- * concern (one per issue) so that parallel work merges cleanly.
+ * install fragments under sql/install/.  Sections are kept per concern (one
+ * per issue) so that parallel work merges cleanly.  To add a change:
+ *
+ *	1. make it in the right fragment of sql/install/ (new columns go at the
+ *	   end of their CREATE TABLE: an upgraded table can only append them);
+ *	2. append a section "issue N: what" here that brings a 0.1.0 (+ the
+ *	   sections above) database to the same state: ALTER TABLE ... ADD
+ *	   COLUMN, CREATE OR REPLACE FUNCTION with the same body, the same
+ *	   COMMENT ON, GRANT/REVOKE (a new function here is EXECUTE for PUBLIC
+ *	   until revoked, as 90_privileges.sql does for a fresh install),
+ *	   pg_extension_config_dump for a new table or sequence, ALTER
+ *	   EXTENSION paycons DROP ... before dropping a member;
+ *	3. run `bash test/run.sh scripts` (test/scripts/upgrade.sh): it installs
+ *	   0.1.0, fills it, runs ALTER EXTENSION paycons UPDATE and compares
+ *	   every catalog fact with a fresh install, printing the difference;
+ *	   it also checks that the rows survive (rows the upgrade adds or
+ *	   rewrites on purpose must be declared there).
+ *
+ * Never edit sql/released/paycons--0.1.0.sql; keep every C symbol it names
+ * in the library.  See doc/operations.md, "Upgrades".
  */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
@@ -31,6 +47,9 @@ INSERT INTO paycons.retry_policies
     (action, initial_interval, backoff_coefficient, max_interval, max_attempts, jitter, non_retryable)
 VALUES ('outbox', '1 second', 2.0, '5 minutes', 10, 0.2, '{}')
 ON CONFLICT (action) DO NOTHING;
+-- (out of the extension first: that also takes it off pg_extension.extconfig,
+-- which a plain DROP TABLE would leave naming a table that no longer exists)
+ALTER EXTENSION paycons DROP TABLE paycons.outbox_retry_policies;
 DROP TABLE paycons.outbox_retry_policies;
 SELECT pg_catalog.pg_extension_config_dump('paycons.retry_policies',
     $$WHERE action NOT IN ('*', 'release_stock', 'refund', 'payment.query', 'refund.query', 'outbox')$$);
