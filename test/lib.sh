@@ -46,6 +46,7 @@ PAYCONS_PACKAGES=(
 
 # State of the running cluster, filled in by paycons_start_cluster.
 PAYCONS_CLUSTER_USER=
+PAYCONS_CLUSTER_INSTANCE= # "" (the main cluster) or "nopreload"
 PAYCONS_CLUSTER_BASE=     # directory holding data/, sock/ and postgres.log
 PAYCONS_CLUSTER_SCRATCH=  # set when the base is a mktemp dir we must remove
 PAYCONS_SOCK_SCRATCH=     # set when the socket dir is a short mktemp dir
@@ -228,17 +229,22 @@ paycons_pick_port() {
 	return 1
 }
 
-# paycons_start_cluster: initdb and start a throwaway cluster, export
-# PGHOST/PGPORT/PGUSER.  Layout: tmp_check/data, tmp_check/sock,
+# paycons_start_cluster [nopreload]: initdb and start a throwaway cluster,
+# export PGHOST/PGPORT/PGUSER.  Layout: tmp_check/data, tmp_check/sock,
 # tmp_check/postgres.log, owned by the cluster user.  Any previous cluster
-# directory there is wiped first.
+# directory there is wiped first.  With "nopreload": the same settings but
+# no shared_preload_libraries (no worker, no shared memory, no pg_cron),
+# under tmp_check/nopreload/.  One cluster at a time: stop one before
+# starting the other.
 paycons_start_cluster() {
+	PAYCONS_CLUSTER_INSTANCE=${1:-}
 	PAYCONS_CLUSTER_USER=$(paycons_cluster_user)
 	mkdir -p "$PAYCONS_CHECK_DIR"
-	PAYCONS_CLUSTER_BASE=$PAYCONS_CHECK_DIR
+	PAYCONS_CLUSTER_BASE=$PAYCONS_CHECK_DIR${PAYCONS_CLUSTER_INSTANCE:+/$PAYCONS_CLUSTER_INSTANCE}
+	mkdir -p "$PAYCONS_CLUSTER_BASE"
 
 	# A cluster left by an interrupted earlier run would hold the directory.
-	paycons_stop_leftover_clusters "$PAYCONS_CHECK_DIR"
+	paycons_stop_leftover_clusters "$PAYCONS_CLUSTER_BASE"
 	rm -rf "$PAYCONS_CLUSTER_BASE/data" "$PAYCONS_CLUSTER_BASE/sock"
 	mkdir -p "$PAYCONS_CLUSTER_BASE/data"
 	paycons_chown_cluster "$PAYCONS_CLUSTER_BASE/data"
@@ -274,7 +280,7 @@ paycons_start_cluster() {
 
 	PAYCONS_PORT=$(paycons_pick_port) || return 1
 
-	paycons_say "starting PostgreSQL 15 cluster (port $PAYCONS_PORT, log: ${PAYCONS_PGLOG#"$REPO"/})"
+	paycons_say "starting PostgreSQL 15 cluster${PAYCONS_CLUSTER_INSTANCE:+ ($PAYCONS_CLUSTER_INSTANCE)} (port $PAYCONS_PORT, log: ${PAYCONS_PGLOG#"$REPO"/})"
 	if ! (cd / && paycons_as_cluster_user "$PAYCONS_PGBIN/initdb" -D "$PAYCONS_DATA" \
 		--auth=trust -U postgres --no-sync -E UTF8 --locale=C) \
 		>"$PAYCONS_CHECK_DIR/initdb.log" 2>&1; then
@@ -291,8 +297,6 @@ paycons_start_cluster() {
 		listen_addresses = ''
 		unix_socket_directories = '$PAYCONS_SOCK'
 		port = $PAYCONS_PORT
-		shared_preload_libraries = 'paycons,pg_cron'
-		cron.database_name = 'postgres'
 		wal_level = logical
 		max_replication_slots = 10
 		max_wal_senders = 10
@@ -301,6 +305,12 @@ paycons_start_cluster() {
 		fsync = off
 		log_min_messages = warning
 	EOF
+	if [[ $PAYCONS_CLUSTER_INSTANCE != nopreload ]]; then
+		cat >>"$PAYCONS_DATA/postgresql.conf" <<-EOF
+			shared_preload_libraries = 'paycons,pg_cron'
+			cron.database_name = 'postgres'
+		EOF
+	fi
 	# The background worker must not run maintenance behind the regression
 	# tests' back (worker tests use their own TAP clusters).  paycons reserves
 	# the "paycons" GUC prefix, so PostgreSQL refuses an unknown paycons.*
@@ -356,7 +366,9 @@ paycons_stop_cluster() {
 	# A cluster outside the repository is removed; keep its logs (server,
 	# TAP tests) for reading.
 	if [[ -n $PAYCONS_CLUSTER_SCRATCH && -d $PAYCONS_CLUSTER_SCRATCH ]]; then
-		cp "$PAYCONS_CLUSTER_SCRATCH/postgres.log" "$PAYCONS_CHECK_DIR/postgres.log" 2>/dev/null || true
+		mkdir -p "$PAYCONS_CHECK_DIR${PAYCONS_CLUSTER_INSTANCE:+/$PAYCONS_CLUSTER_INSTANCE}"
+		cp "$PAYCONS_CLUSTER_SCRATCH/postgres.log" \
+			"$PAYCONS_CHECK_DIR${PAYCONS_CLUSTER_INSTANCE:+/$PAYCONS_CLUSTER_INSTANCE}/postgres.log" 2>/dev/null || true
 		if [[ -d $PAYCONS_CLUSTER_SCRATCH/tap/tmp_check/log ]]; then
 			rm -rf "$PAYCONS_CHECK_DIR/tap_log"
 			cp -r "$PAYCONS_CLUSTER_SCRATCH/tap/tmp_check/log" "$PAYCONS_CHECK_DIR/tap_log" 2>/dev/null || true
