@@ -16,8 +16,10 @@
 # and every paycons table (each outbox partition apart) and sequence must
 # read back byte for byte as in the source, ordered by key.  Afterwards the
 # API works on the restored database (a callback, a claim, new ids), the
-# guard still refuses an illegal INSERT and UPDATE, and a dump by a role
-# that may not read the tables fails instead of leaving something out.
+# guard still refuses an illegal INSERT and UPDATE; a dump that leaves the
+# channel secrets out (F: --exclude-table-data=paycons.channels) restores
+# the rest; and a dump by a role that may not read the tables fails
+# instead of leaving something out.
 #
 # Exit 0 on success.  Environment: PGHOST, PGPORT, PGUSER (a superuser),
 # REPO (the checkout), PAYCONS_TMP (scratch directory).
@@ -233,6 +235,28 @@ refused "an UPDATE from paid back to created" \
 	"UPDATE paycons.orders SET state = 'created' WHERE order_id = 'o-paid'" PC001
 refused "an UPDATE of a refunded order" \
 	"UPDATE paycons.orders SET state = 'paid' WHERE order_id = 'o-refunded'" PC001
+
+# ---------------------------------------------------------------------------
+# A dump without the channel secrets: the owner leaves paycons.channels out
+pg_dump -Fc --exclude-table-data=paycons.channels -f "$WORK/nosecrets.dump" "$SRC"
+newdb paycons_dr_f_$$
+if pg_restore -d paycons_dr_f_$$ "$WORK/nosecrets.dump" >"$WORK/f.log" 2>&1 &&
+	[[ $(q paycons_dr_f_$$ -c "SELECT count(*) FROM paycons.channels") == 0 &&
+		$(q paycons_dr_f_$$ -c "SELECT count(*) FROM paycons.orders") == $(q "$SRC" -c "SELECT count(*) FROM paycons.orders") ]]; then
+	echo "ok: F --exclude-table-data=paycons.channels: restored without channels, orders complete"
+else
+	echo "FAIL: F: a dump without paycons.channels did not restore as expected:"
+	cat "$WORK/f.log"
+	fail=1
+fi
+out=$(psql -X -q -At -d paycons_dr_f_$$ -c '\set VERBOSITY sqlstate' \
+	-c "SELECT * FROM paycons.apply_callback('alipay', 't-x', 'o-paying', 'payment', 'success', 1000, 'CNY')" 2>&1) || true
+if [[ $out == *PC106* ]]; then
+	echo "ok: F: until set_channel() registers it again, the channel's callbacks are refused (PC106)"
+else
+	echo "FAIL: F: a callback of an unregistered channel should be refused with PC106, got: $out"
+	fail=1
+fi
 
 # ---------------------------------------------------------------------------
 # Who may dump: the tables (channel secrets above all) are the owner's.  A
