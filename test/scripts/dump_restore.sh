@@ -9,6 +9,7 @@
 # its differences, probes, channels with a secret, customised retry
 # policies).  Then it is dumped and restored by
 #   A  pg_dump -Fc + pg_restore                 into an empty database
+#      (A2: pg_restore -j 2, A3: pg_restore --single-transaction)
 #   B  pg_dump -Fp | psql                       into an empty database
 #   C  pg_dump --data-only | psql               into a fresh CREATE EXTENSION paycons
 #   D  pg_dump --data-only --disable-triggers   the same, after the documented TRUNCATE
@@ -47,30 +48,28 @@ q() { # q DB SQL...: run SQL, unaligned tuples only, stop on error
 }
 
 # snapshot DB OUT: every paycons table (each partition apart), ordered by
-# its primary key (or by the whole row), and every paycons sequence.
+# its primary key (or by the whole row), and every paycons sequence; one
+# psql session writes them all.
 snapshot() {
-	local db=$1 out=$2 rel order
-	: >"$out"
-	while IFS='|' read -r rel order; do
-		echo "==== $rel" >>"$out"
-		q "$db" -c "COPY (SELECT * FROM $rel t ORDER BY $order) TO STDOUT" >>"$out"
-	done < <(q "$db" -c "
-		SELECT c.oid::regclass,
-		       COALESCE((SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.n)
-		                   FROM pg_index i, unnest(i.indkey) WITH ORDINALITY k(attnum, n), pg_attribute a
-		                  WHERE i.indrelid = c.oid AND i.indisprimary
-		                    AND a.attrelid = c.oid AND a.attnum = k.attnum),
-		                't::text COLLATE \"C\"')
+	local db=$1 out=$2
+	q "$db" -c "
+		SELECT cmd FROM (
+		SELECT format(E'\\\\echo ==== %s\\nCOPY (SELECT * FROM %s t ORDER BY %s) TO STDOUT;',
+		              c.oid::regclass, c.oid::regclass,
+		              COALESCE((SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.n)
+		                          FROM pg_index i, unnest(i.indkey) WITH ORDINALITY k(attnum, n), pg_attribute a
+		                         WHERE i.indrelid = c.oid AND i.indisprimary
+		                           AND a.attrelid = c.oid AND a.attnum = k.attnum),
+		                       't::text COLLATE \"C\"')) AS cmd
 		  FROM pg_class c
 		 WHERE c.relnamespace = 'paycons'::regnamespace AND c.relkind = 'r'
-		 ORDER BY c.relname COLLATE \"C\"")
-	while IFS= read -r rel; do
-		echo "==== sequence $rel" >>"$out"
-		q "$db" -c "SELECT last_value, is_called FROM $rel" >>"$out"
-	done < <(q "$db" -c "
-		SELECT c.oid::regclass FROM pg_class c
-		 WHERE c.relnamespace = 'paycons'::regnamespace AND c.relkind = 'S'
-		 ORDER BY c.relname COLLATE \"C\"")
+		UNION ALL
+		SELECT format(E'\\\\echo ==== sequence %s\\nSELECT last_value, is_called FROM %s;',
+		              c.oid::regclass, c.oid::regclass)
+		  FROM pg_class c
+		 WHERE c.relnamespace = 'paycons'::regnamespace AND c.relkind = 'S') s
+		 ORDER BY cmd COLLATE \"C\"" >"$out.sql"
+	q "$db" -f "$out.sql" >"$out"
 }
 
 # compare NAME DB: the restored DB reads back exactly as the source.
@@ -139,6 +138,20 @@ else
 	cat "$WORK/a.log"
 	fail=1
 fi
+
+# A2, A3: the same, in parallel and in one transaction
+for variant in "A2:-j 2" "A3:--single-transaction"; do
+	name=${variant%%:*} opt=${variant#*:}
+	newdb "paycons_dr_${name,,}_$$"
+	# shellcheck disable=SC2086
+	if pg_restore $opt -d "paycons_dr_${name,,}_$$" "$WORK/src.dump" >"$WORK/$name.log" 2>&1; then
+		compare "$name pg_restore $opt" "paycons_dr_${name,,}_$$"
+	else
+		echo "FAIL: $name: pg_restore $opt failed:"
+		cat "$WORK/$name.log"
+		fail=1
+	fi
+done
 
 # B: plain format through psql into an empty database
 newdb paycons_dr_b_$$
