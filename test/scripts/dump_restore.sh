@@ -38,6 +38,7 @@ cleanup() {
 		dropdb --if-exists "$db" >/dev/null 2>&1 || true
 	done
 	dropuser --if-exists regress_dr_dumper >/dev/null 2>&1 || true
+	dropuser --if-exists regress_dr_emitter >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
@@ -90,13 +91,20 @@ newdb() { # newdb NAME [with-extension]
 	dropdb --if-exists "$1" >/dev/null 2>&1
 	createdb "$1"
 	if [[ ${2:-} == with-extension ]]; then
+		# what a data-only restore needs first: the extension, and the
+		# application's own objects that paycons rows name (schema public)
 		q "$1" -c 'CREATE EXTENSION paycons' >/dev/null
+		if [[ $(q "$SRC" -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") != 0 ]]; then
+			pg_dump --schema-only --table='public.*' "$SRC" | q "$1" >/dev/null
+		fi
 	fi
 }
 
 # ---------------------------------------------------------------------------
 echo "source: filling $SRC through the API"
 createdb "$SRC"
+dropuser --if-exists regress_dr_emitter >/dev/null 2>&1 || true
+createuser regress_dr_emitter
 q "$SRC" -c 'CREATE EXTENSION paycons' -f "$REPO/test/fixtures/every_row.sql" >"$WORK/fill.log"
 
 # the source really has every kind of row

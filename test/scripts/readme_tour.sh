@@ -2,7 +2,8 @@
 # readme_tour.sh -- every ```sql block of README.md runs as written.
 #
 # The blocks run in order, in one fresh database, through psql (the way a
-# reader pastes them), after creating the role they name (my_app).  Every
+# reader pastes them), after creating my_app if they name it without
+# creating it; the roles they use are dropped afterwards.  Every
 # error they raise must be one the README shows in a "-- ERROR:  ..."
 # comment, in the same order; any other error, or a documented one that
 # does not happen, fails the test.  test/run.sh runs it on the main cluster
@@ -17,9 +18,13 @@ REPO=${REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
 WORK=${PAYCONS_TMP:-$(mktemp -d)}
 DB=paycons_readme_$$
 
+ROLES=()
 cleanup() {
+	local r
 	dropdb --if-exists "$DB" >/dev/null 2>&1 || true
-	psql -X -q -d postgres -c 'DROP ROLE IF EXISTS my_app' >/dev/null 2>&1 || true
+	for r in "${ROLES[@]}"; do
+		psql -X -q -d postgres -c "DROP ROLE IF EXISTS $r" >/dev/null 2>&1 || true
+	done
 }
 trap cleanup EXIT
 
@@ -36,8 +41,17 @@ fi
 # the errors the README says will happen
 grep -o -- '-- ERROR:.*' "$WORK/readme.sql" | sed 's/^-- //' >"$WORK/documented" || true
 
+# The roles the README uses: those it creates itself, and my_app, which
+# it may only name (then a reader has it already, and so do we).
+mapfile -t ROLES < <({ grep -oiE 'CREATE ROLE [a-z_][a-z0-9_]*' "$WORK/readme.sql" | awk '{ print $3 }'
+	grep -q 'my_app' "$WORK/readme.sql" && echo my_app; } | sort -u)
+for r in "${ROLES[@]}"; do
+	psql -X -q -d postgres -c 'SET client_min_messages = warning' -c "DROP ROLE IF EXISTS $r" >/dev/null
+done
+if grep -q 'my_app' "$WORK/readme.sql" && ! grep -qiE 'CREATE ROLE my_app' "$WORK/readme.sql"; then
+	psql -X -q -d postgres -c 'CREATE ROLE my_app' >/dev/null
+fi
 createdb "$DB"
-psql -X -q -d postgres -c 'SET client_min_messages = warning' -c 'DROP ROLE IF EXISTS my_app' -c 'CREATE ROLE my_app' >/dev/null
 psql -X -q -d "$DB" -f "$WORK/readme.sql" >"$WORK/readme.out" 2>"$WORK/readme.err" || true
 grep -o 'ERROR:.*' "$WORK/readme.err" | sed 's/^psql:[^ ]* //' >"$WORK/raised" || true
 

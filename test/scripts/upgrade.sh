@@ -208,7 +208,7 @@ for V in "${RELEASED[@]}"; do
 	q "$OLD" -f "$REPO/test/fixtures/fill_$V.sql" >/dev/null
 	if [[ $V != "$DEFAULT" ]]; then
 		refused "$OLD" "a plain UPDATE of an order's state (its history trigger)" \
-			"UPDATE paycons.orders SET state = 'paid' WHERE order_id = 'u-paying'"
+			"UPDATE paycons.orders SET state = 'cancelled' WHERE order_id = 'u-created'"
 	fi
 	WRITE_COLS=1 data_snapshot "$OLD" "$WORK/cols-$V" "$WORK/before-$V.data"
 
