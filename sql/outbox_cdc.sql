@@ -9,9 +9,11 @@ TRUNCATE paycons.outbox;
 ALTER SEQUENCE paycons.outbox_id_seq RESTART WITH 3001;
 SELECT 'init' FROM pg_create_logical_replication_slot('paycons_cdc_test', 'test_decoding');
 
--- off (the default): no message
-SHOW paycons.outbox_cdc;
+-- off (the default): no message (SHOWn after the first call: without
+-- shared_preload_libraries, paycons.* settings exist once the library is
+-- loaded)
 SELECT paycons.emit('cdc', 'k-0', 'cdc.quiet', '{}');
+SHOW paycons.outbox_cdc;
 
 SET paycons.outbox_cdc = on;
 -- emit() and the trigger path (an order's state change) both emit

@@ -16,7 +16,9 @@
  *	- search_path is pinned to "pg_catalog, paycons, pg_temp" in a GUC nest
  *	  level of its own, so no object of the caller's schemas can be reached
  *	  by an unqualified name (our SQL qualifies everything as well);
- *	- SPI is connected around the work and finished after it.
+ *	- SPI is connected around the work and finished after it;
+ *	- before all that, the installed schema must be the library's version
+ *	  (schema_version.c): the work's SQL is written for it.
  *
  * On the error path the transaction (or subtransaction) abort restores the
  * user, the security context and the GUC nest level, as it does for a
@@ -44,6 +46,7 @@
 
 #include "as_owner.h"
 #include "paycons.h"
+#include "schema_version.h"
 
 static Oid	owner_schema_oid = InvalidOid;
 static Oid	owner_role_oid = InvalidOid;
@@ -130,6 +133,7 @@ PayconsAsOwner(const char *reason, PayconsOwnerWork work, void *arg)
 	char	   *prev_caller_path = owner_caller_path;
 	volatile int save_nestlevel = -1;
 
+	PayconsCheckSchemaVersion();
 	owner_lookup();
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	if (!OidIsValid(owner_actor))

@@ -20,6 +20,11 @@
  * inserts nothing writes no history, and so that the final values (after
  * any other BEFORE trigger) are the ones checked and recorded.
  *
+ * A row that a restore brings back (the extension owner's COPY
+ * paycons.<table> FROM STDIN, see restore.c) is let in as it was stored,
+ * in whatever state, and no history is written for it: the restored
+ * order_history has it.
+ *
  * paycons.orders carries it three times: paycons_guard (BEFORE) and
  * paycons_history_insert / paycons_history_update (AFTER, the latter only
  * when the state changed).  A user's own table needs only the AFTER trigger
@@ -58,6 +63,7 @@
 #include "order_history.h"
 #include "order_state.h"
 #include "registry.h"
+#include "restore.h"
 
 PG_FUNCTION_INFO_V1(paycons_order_guard);
 
@@ -160,6 +166,11 @@ paycons_order_guard(PG_FUNCTION_ARGS)
 		keycol = trigger->tgargs[1];
 
 	rel = trigdata->tg_relation;
+
+	/* A restored row comes back as it was stored, with no new history. */
+	if (is_insert && PayconsRestoring(rel))
+		return PointerGetDatum(before ? trigdata->tg_trigtuple : NULL);
+
 	tupdesc = RelationGetDescr(rel);
 	stateattnum = guard_column(rel, statecol, OrderStateTypeOid(),
 							   trigger->tgname);

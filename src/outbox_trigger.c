@@ -20,6 +20,9 @@
  *	  the usual types).
  *
  * Like tcn.c and moddatetime.c, the trigger checks first how it was called.
+ * On paycons's own tables it emits nothing for a row being restored
+ * (restore.c): the restored outbox holds that row's events already.  On a
+ * user's table it always emits.
  *
  * Events are written as the extension owner, so the trigger writes them
  * only for a table the owner allowed for that aggregate type (registry.c):
@@ -51,6 +54,7 @@
 #include "outbox.h"
 #include "provenance.h"
 #include "registry.h"
+#include "restore.h"
 
 PG_FUNCTION_INFO_V1(paycons_outbox_trigger);
 
@@ -282,6 +286,10 @@ paycons_outbox_trigger(PG_FUNCTION_ARGS)
 		outbox_trigger_misuse("must be fired FOR EACH ROW", rel);
 	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event))
 		outbox_trigger_misuse("must be fired AFTER the change", rel);
+
+	/* A restored paycons row has its events in the restored outbox. */
+	if (PayconsRestoring(rel))
+		return PointerGetDatum(NULL);
 
 	trigger = trigdata->tg_trigger;
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))

@@ -8,7 +8,7 @@
 #
 # What it provides:
 #   paycons_ensure_packages   Debian build/test dependencies present (or how to get them)
-#   paycons_build_install     make clean; make with -Werror; make install
+#   paycons_build_install     make clean; make test-build (-Werror); make install
 #   paycons_start_cluster     throwaway PostgreSQL 15 cluster under tmp_check/
 #   paycons_stop_cluster      stop it (and any TAP cluster left behind); idempotent
 #   paycons_as_cluster_user   run a command as the OS user owning the cluster
@@ -48,6 +48,7 @@ PAYCONS_PACKAGES=(
 
 # State of the running cluster, filled in by paycons_start_cluster.
 PAYCONS_CLUSTER_USER=
+PAYCONS_CLUSTER_INSTANCE= # "" (the main cluster) or "nopreload"
 PAYCONS_CLUSTER_BASE=     # directory holding data/, sock/ and postgres.log
 PAYCONS_CLUSTER_SCRATCH=  # set when the base is a mktemp dir we must remove
 PAYCONS_SOCK_SCRATCH=     # set when the socket dir is a short mktemp dir
@@ -132,16 +133,9 @@ paycons_ensure_packages() {
 # ---------------------------------------------------------------------------
 # Build
 
-# Warning flags for our C code.  -Wall -Wextra -Werror as the house style
-# asks, plus exactly one exception:
-#   -Wno-unused-parameter  PostgreSQL 15's own headers trip it (static inline
-#       functions in storage/bufpage.h and lib/ilist.h ignore a parameter), and
-#       PostgreSQL code is written for it to be off: every V1 function takes
-#       PG_FUNCTION_ARGS whether it reads fcinfo or not, and hooks/background
-#       worker entry points have fixed signatures.  Core builds without it.
-# Checked against the PG 15 server headers an extension like ours includes;
-# nothing else in -Wextra fires on them.
-PAYCONS_WARN_CFLAGS="-Wall -Wextra -Werror -Wno-unused-parameter"
+# The compiler flags of the test build (-Wall -Wextra -Werror ...) live in
+# the Makefile (TEST_CFLAGS, target test-build), so that `make test-build`
+# and this harness build the same way.
 
 # paycons_show_build_log LOG: the last 40 lines of a build log without the
 # long compiler command lines, so that the diagnostics are what one sees.
@@ -151,8 +145,8 @@ paycons_show_build_log() {
 	echo "(full log: $1)" >&2
 }
 
-# paycons_build_install: make clean, make with PAYCONS_WARN_CFLAGS, make
-# install.  All output goes to tmp_check/build.log; on failure its tail is
+# paycons_build_install: make clean, make test-build (the Makefile's
+# TEST_CFLAGS: every warning an error), make install.  All output goes to tmp_check/build.log; on failure its tail is
 # shown and the function returns 1.
 paycons_build_install() {
 	local log=$PAYCONS_CHECK_DIR/build.log
@@ -173,7 +167,7 @@ paycons_build_install() {
 		return 1
 	fi
 
-	if ! "${mk[@]}" -j"$(nproc)" PG_CFLAGS="$PAYCONS_WARN_CFLAGS" >>"$log" 2>&1; then
+	if ! "${mk[@]}" -j"$(nproc)" test-build >>"$log" 2>&1; then
 		paycons_err "build failed; last lines of $log:"
 		paycons_show_build_log "$log"
 		return 1
@@ -237,17 +231,22 @@ paycons_pick_port() {
 	return 1
 }
 
-# paycons_start_cluster: initdb and start a throwaway cluster, export
-# PGHOST/PGPORT/PGUSER.  Layout: tmp_check/data, tmp_check/sock,
+# paycons_start_cluster [nopreload]: initdb and start a throwaway cluster,
+# export PGHOST/PGPORT/PGUSER.  Layout: tmp_check/data, tmp_check/sock,
 # tmp_check/postgres.log, owned by the cluster user.  Any previous cluster
-# directory there is wiped first.
+# directory there is wiped first.  With "nopreload": the same settings but
+# no shared_preload_libraries (no worker, no shared memory, no pg_cron),
+# under tmp_check/nopreload/.  One cluster at a time: stop one before
+# starting the other.
 paycons_start_cluster() {
+	PAYCONS_CLUSTER_INSTANCE=${1:-}
 	PAYCONS_CLUSTER_USER=$(paycons_cluster_user)
 	mkdir -p "$PAYCONS_CHECK_DIR"
-	PAYCONS_CLUSTER_BASE=$PAYCONS_CHECK_DIR
+	PAYCONS_CLUSTER_BASE=$PAYCONS_CHECK_DIR${PAYCONS_CLUSTER_INSTANCE:+/$PAYCONS_CLUSTER_INSTANCE}
+	mkdir -p "$PAYCONS_CLUSTER_BASE"
 
 	# A cluster left by an interrupted earlier run would hold the directory.
-	paycons_stop_leftover_clusters "$PAYCONS_CHECK_DIR"
+	paycons_stop_leftover_clusters "$PAYCONS_CLUSTER_BASE"
 	rm -rf "$PAYCONS_CLUSTER_BASE/data" "$PAYCONS_CLUSTER_BASE/sock"
 	mkdir -p "$PAYCONS_CLUSTER_BASE/data"
 	paycons_chown_cluster "$PAYCONS_CLUSTER_BASE/data"
@@ -283,7 +282,7 @@ paycons_start_cluster() {
 
 	PAYCONS_PORT=$(paycons_pick_port) || return 1
 
-	paycons_say "starting PostgreSQL 15 cluster (port $PAYCONS_PORT, log: ${PAYCONS_PGLOG#"$REPO"/})"
+	paycons_say "starting PostgreSQL 15 cluster${PAYCONS_CLUSTER_INSTANCE:+ ($PAYCONS_CLUSTER_INSTANCE)} (port $PAYCONS_PORT, log: ${PAYCONS_PGLOG#"$REPO"/})"
 	if ! (cd / && paycons_as_cluster_user "$PAYCONS_PGBIN/initdb" -D "$PAYCONS_DATA" \
 		--auth=trust -U postgres --no-sync -E UTF8 --locale=C) \
 		>"$PAYCONS_CHECK_DIR/initdb.log" 2>&1; then
@@ -300,8 +299,6 @@ paycons_start_cluster() {
 		listen_addresses = ''
 		unix_socket_directories = '$PAYCONS_SOCK'
 		port = $PAYCONS_PORT
-		shared_preload_libraries = 'paycons,pg_cron'
-		cron.database_name = 'postgres'
 		wal_level = logical
 		max_replication_slots = 10
 		max_wal_senders = 10
@@ -310,6 +307,12 @@ paycons_start_cluster() {
 		fsync = off
 		log_min_messages = warning
 	EOF
+	if [[ $PAYCONS_CLUSTER_INSTANCE != nopreload ]]; then
+		cat >>"$PAYCONS_DATA/postgresql.conf" <<-EOF
+			shared_preload_libraries = 'paycons,pg_cron'
+			cron.database_name = 'postgres'
+		EOF
+	fi
 	# The background worker must not run maintenance behind the regression
 	# tests' back (worker tests use their own TAP clusters).  paycons reserves
 	# the "paycons" GUC prefix, so PostgreSQL refuses an unknown paycons.*
@@ -365,7 +368,9 @@ paycons_stop_cluster() {
 	# A cluster outside the repository is removed; keep its logs (server,
 	# TAP tests) for reading.
 	if [[ -n $PAYCONS_CLUSTER_SCRATCH && -d $PAYCONS_CLUSTER_SCRATCH ]]; then
-		cp "$PAYCONS_CLUSTER_SCRATCH/postgres.log" "$PAYCONS_CHECK_DIR/postgres.log" 2>/dev/null || true
+		mkdir -p "$PAYCONS_CHECK_DIR${PAYCONS_CLUSTER_INSTANCE:+/$PAYCONS_CLUSTER_INSTANCE}"
+		cp "$PAYCONS_CLUSTER_SCRATCH/postgres.log" \
+			"$PAYCONS_CHECK_DIR${PAYCONS_CLUSTER_INSTANCE:+/$PAYCONS_CLUSTER_INSTANCE}/postgres.log" 2>/dev/null || true
 		if [[ -d $PAYCONS_CLUSTER_SCRATCH/tap/tmp_check/log ]]; then
 			rm -rf "$PAYCONS_CHECK_DIR/tap_log"
 			cp -r "$PAYCONS_CLUSTER_SCRATCH/tap/tmp_check/log" "$PAYCONS_CHECK_DIR/tap_log" 2>/dev/null || true

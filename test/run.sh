@@ -8,7 +8,11 @@
 #   isolation  pg_isolation_regress, one test per test/isolation/specs/*.spec
 #   pgtap      pg_prove on test/pgtap/*.sql, in a fresh database paycons_tap
 #   tap        prove on test/t/*.pl (PostgreSQL::Test::Cluster; own clusters)
-#   scripts    bash test/scripts/*.sh (stress tests, example clients)
+#   scripts    bash test/scripts/*.sh (stress tests, example clients,
+#              dump/restore, upgrade, the README's SQL)
+#   nopreload  a second cluster WITHOUT shared_preload_libraries: the
+#              pg_regress tests and the README's SQL again (always run last,
+#              after the main cluster has stopped)
 #
 # Each test file counts as one test.  The last line of output is always
 # exactly "N passed, N failed"; the exit status is 1 if anything failed,
@@ -24,7 +28,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO"
 
-ALL_SUITES=(regress isolation pgtap tap scripts)
+ALL_SUITES=(regress isolation pgtap tap scripts nopreload)
 
 usage() {
 	echo "usage: bash test/run.sh [${ALL_SUITES[*]}]..."
@@ -42,7 +46,7 @@ for arg in "$@"; do
 		usage
 		exit 0
 		;;
-	regress | isolation | pgtap | tap | scripts)
+	regress | isolation | pgtap | tap | scripts | nopreload)
 		SUITES+=("$arg")
 		;;
 	*)
@@ -129,10 +133,9 @@ run_pg_regress() {
 
 	rm -rf "$outdir"
 	mkdir -p "$outdir"
-	# pg_regress exports this directory as PG_ABS_BUILDDIR; owned by the
-	# cluster user, tests can COPY ... TO a server-side file in it
-	# (\getenv abs_builddir PG_ABS_BUILDDIR) instead of a fixed /tmp path.
-	paycons_chown_cluster "$outdir"
+	# (pg_regress exports this directory as PG_ABS_BUILDDIR.  Tests write
+	# files only from the client side, with psql's \copy: the server may
+	# not be able to reach the checkout at all.)
 	local rc=0
 	"$driver" "${opts[@]}" \
 		--outputdir="$outdir" \
@@ -151,18 +154,22 @@ run_pg_regress() {
 	record "$suite" "$passed" "$failed"
 }
 
+# suite_regress [SUITE OUTDIR]: the pg_regress tests (SUITE names the line
+# in the summary; the nopreload suite runs them again on its own cluster).
 suite_regress() {
+	local suite=${1:-regress} outdir=${2:-$PAYCONS_CHECK_DIR/regress}
 	local -a tests
 	mapfile -t tests < <(list_files 'sql/*.sql' | sed 's|^sql/||; s|\.sql$||')
-	paycons_say "regress: ${#tests[@]} test(s)"
+	paycons_say "$suite: ${#tests[@]} pg_regress test(s)"
 	if [[ ${#tests[@]} -eq 0 ]]; then
-		record regress 0 0
+		record "$suite" 0 0
 		return
 	fi
-	# Inputs sql/NAME.sql, expected output expected/NAME.out.  No
-	# --load-extension: the first test creates the extension itself.
-	run_pg_regress regress "$PAYCONS_PGXS/src/test/regress/pg_regress" \
-		"$PAYCONS_CHECK_DIR/regress" "${tests[@]}" -- \
+	# Inputs sql/NAME.sql, expected output expected/NAME.out (or one of its
+	# alternatives NAME_N.out).  No --load-extension: each test creates the
+	# extension itself.
+	run_pg_regress "$suite" "$PAYCONS_PGXS/src/test/regress/pg_regress" \
+		"$outdir" "${tests[@]}" -- \
 		--inputdir=. --dbname=contrib_regression
 }
 
@@ -284,54 +291,87 @@ suite_scripts() {
 		return
 	fi
 
-	local timeout=${PAYCONS_SCRIPT_TIMEOUT:-600}
-	local passed=0 failed=0 f name scratch log rc start lines
-	mkdir -p "$PAYCONS_CHECK_DIR/scripts"
+	local passed=0 failed=0 f
 	for f in "${files[@]}"; do
-		name=$(basename "$f" .sh)
-		log=$PAYCONS_CHECK_DIR/scripts/$name.log
-		# Scratch space the script and the server (COPY TO/FROM) can both use.
-		scratch=$PAYCONS_CLUSTER_BASE/scripts/$name
-		rm -rf "$scratch"
-		mkdir -p "$scratch"
-		paycons_chown_cluster "$scratch"
-
-		start=$SECONDS
-		rc=0
-		# `timeout` runs the script in a process group of its own, out of
-		# reach of a Ctrl-C at the terminal; so run it in the background and
-		# `wait`, which a signal interrupts: on_signal then stops it.
-		env -u PGDATABASE \
-			PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres \
-			REPO="$REPO" PAYCONS_TMP="$scratch" \
-			timeout --kill-after=10 "$timeout" bash "$f" </dev/null >"$log" 2>&1 &
-		CHILD_PID=$!
-		wait "$CHILD_PID" || rc=$?
-		CHILD_PID=
-
-		lines=$(wc -l <"$log")
-		if ((rc == 0)); then
+		if run_script scripts "$(basename "$f" .sh)" "$f"; then
 			passed=$((passed + 1))
-			echo "  ok      $name ($((SECONDS - start)) s)"
-			# Short output is worth seeing; long output stays in the log.
-			if ((lines <= 15)); then
-				sed 's/^/          | /' "$log"
-			else
-				echo "          ($lines lines of output in $log)"
-			fi
 		else
 			failed=$((failed + 1))
-			if ((rc == 124)); then
-				echo "  FAILED  $name (timed out after $timeout s)"
-			else
-				echo "  FAILED  $name (exit status $rc, $((SECONDS - start)) s)"
-			fi
-			echo "---- last 50 lines of $log ----"
-			tail -n 50 "$log"
-			echo "----"
 		fi
 	done
 	record scripts "$passed" "$failed"
+}
+
+# run_script SUITE NAME FILE: run one test script against the running
+# cluster, print "ok"/"FAILED" with its output; returns its status.
+run_script() {
+	local suite=$1 name=$2 f=$3
+	local timeout=${PAYCONS_SCRIPT_TIMEOUT:-600}
+	local log scratch rc=0 start lines
+	mkdir -p "$PAYCONS_CHECK_DIR/$suite"
+	log=$PAYCONS_CHECK_DIR/$suite/$name.log
+	# Scratch space the script and the server (COPY TO/FROM) can both use.
+	scratch=$PAYCONS_CLUSTER_BASE/$suite/$name
+	rm -rf "$scratch"
+	mkdir -p "$scratch"
+	paycons_chown_cluster "$scratch"
+
+	start=$SECONDS
+	# `timeout` runs the script in a process group of its own, out of
+	# reach of a Ctrl-C at the terminal; so run it in the background and
+	# `wait`, which a signal interrupts: on_signal then stops it.
+	env -u PGDATABASE \
+		PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres \
+		REPO="$REPO" PAYCONS_TMP="$scratch" \
+		timeout --kill-after=10 "$timeout" bash "$f" </dev/null >"$log" 2>&1 &
+	CHILD_PID=$!
+	wait "$CHILD_PID" || rc=$?
+	CHILD_PID=
+
+	lines=$(wc -l <"$log")
+	if ((rc == 0)); then
+		echo "  ok      $name ($((SECONDS - start)) s)"
+		# Short output is worth seeing; long output stays in the log.
+		if ((lines <= 15)); then
+			sed 's/^/          | /' "$log"
+		else
+			echo "          ($lines lines of output in $log)"
+		fi
+	else
+		if ((rc == 124)); then
+			echo "  FAILED  $name (timed out after $timeout s)"
+		else
+			echo "  FAILED  $name (exit status $rc, $((SECONDS - start)) s)"
+		fi
+		echo "---- last 50 lines of $log ----"
+		tail -n 50 "$log"
+		echo "----"
+	fi
+	return "$rc"
+}
+
+# suite_nopreload: a cluster without shared_preload_libraries (DESIGN D6:
+# everything but the worker and the shared-memory counters works).  The
+# pg_regress tests run there (expected/*_1.out hold the few answers that
+# differ without preload), and the README's SQL tour.
+suite_nopreload() {
+	paycons_stop_cluster
+	if ! paycons_start_cluster nopreload; then
+		record nopreload 0 1
+		return
+	fi
+	local passed=0 failed=0
+	suite_regress "nopreload-regress" "$PAYCONS_CHECK_DIR/nopreload/regress"
+	if [[ -f test/scripts/readme_tour.sh ]]; then
+		paycons_say "nopreload: the README's SQL tour"
+		if run_script nopreload readme_tour test/scripts/readme_tour.sh; then
+			passed=1
+		else
+			failed=1
+		fi
+	fi
+	paycons_stop_cluster
+	record nopreload-scripts "$passed" "$failed"
 }
 
 # ---------------------------------------------------------------------------
@@ -365,12 +405,28 @@ setup_failed() {
 
 paycons_ensure_packages || setup_failed
 paycons_build_install || setup_failed
-paycons_start_cluster || setup_failed
-echo
 
+# The suites of the main cluster first; nopreload, which stops it and
+# starts its own, last.
+MAIN_SUITES=()
+RUN_NOPRELOAD=0
 for suite in "${SUITES[@]}"; do
-	"suite_$suite"
+	if [[ $suite == nopreload ]]; then
+		RUN_NOPRELOAD=1
+	else
+		MAIN_SUITES+=("$suite")
+	fi
 done
+if ((${#MAIN_SUITES[@]} > 0)); then
+	paycons_start_cluster || setup_failed
+	echo
+	for suite in "${MAIN_SUITES[@]}"; do
+		"suite_$suite"
+	done
+fi
+if ((RUN_NOPRELOAD)); then
+	suite_nopreload
+fi
 
 # Stop before the summary, so that nothing is printed after the last line.
 paycons_stop_cluster

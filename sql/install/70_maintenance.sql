@@ -235,6 +235,10 @@ AS $$
 DECLARE
     cb jsonb := pg_catalog.to_jsonb(NEW);
 BEGIN
+    -- a restored inbox row completed its refund when it was first written
+    IF paycons.restoring(TG_RELID) THEN
+        RETURN NULL;
+    END IF;
     -- read the row as jsonb: no dependence on the inbox's exact column set
     -- (runs as the owner inside apply_callback: everything is qualified)
     IF cb OPERATOR(pg_catalog.->>) 'kind' OPERATOR(pg_catalog.=) 'refund'
