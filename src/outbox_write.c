@@ -10,11 +10,13 @@
  * partition by its slot column: triggers, rules, constraints and defaults
  * that the DBA added to the outbox apply to it as to any INSERT.
  *
- * The current slot is read from paycons.outbox_slot_seq, which
- * paycons.outbox_maintain() advances when it rotates the partitions.  A
- * writer that read the slot just before a rotation inserts into the
- * previous partition; that is harmless, as rotation moves every live event
- * of a partition before truncating it.
+ * The current segment is paycons.outbox_slot_seq's last value, which
+ * paycons.outbox_maintain() sets when it rotates.  A writer that read the
+ * slot just before a rotation inserts into the previous segment; that is
+ * harmless, as a segment is truncated only when it holds no event at all,
+ * checked again under the truncation's lock.  The event stays where it was
+ * written until it is acknowledged: nothing ever copies it, so a change
+ * data capture of the table sees it inserted once.
  *
  * IDENTIFICATION
  *	  src/outbox_write.c
@@ -41,7 +43,7 @@
 PG_FUNCTION_INFO_V1(paycons_emit);
 
 /*
- * The insert of one event.  The slot (the current rotating partition) is
+ * The insert of one event.  The slot (the current segment) is
  * passed by the caller; the id comes from the column's default, drawn when
  * the statement runs, after the caller has taken its transaction id.
  */
@@ -80,7 +82,10 @@ outbox_write_work(void *arg, MemoryContext caller)
 		elog(ERROR, "paycons.outbox_slot_seq cannot be read");
 	last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 									   SPI_tuptable->tupdesc, 1, &isnull));
-	e->values[7] = Int16GetDatum((int16) (last % OUTBOX_NUM_SLOTS));
+	if (isnull || last < 0 || last >= OUTBOX_MAX_SLOTS)
+		elog(ERROR, "paycons.outbox_slot_seq names no outbox segment: " INT64_FORMAT,
+			 last);
+	e->values[7] = Int16GetDatum((int16) last);
 
 	/*
 	 * Take the transaction id before the event id is drawn: claims rely on
