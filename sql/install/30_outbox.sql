@@ -180,9 +180,9 @@ COMMENT ON FUNCTION paycons.outbox_redrive(bigint[]) IS
  *    TRUNCATEd (it then has no pages: it is empty).  The check is made once
  *    without a lock and again under the ACCESS EXCLUSIVE lock that TRUNCATE
  *    takes, so an event that arrived in between is never lost.  The lock is
- *    not waited for longer than lock_timeout (50ms); a segment locked by a
- *    transaction that has been running for more than a second (a report, a
- *    pg_dump), or being vacuumed, is not even tried: it is "busy".  A
+ *    not waited for (NOWAIT: a queued request would hold up every claim
+ *    behind it); a segment that someone else holds a lock on (a claim, a
+ *    report, pg_dump, vacuum) is "busy" and tried again next pass.  A
  *    segment still holding events is "waiting" and is left alone.
  * 2. At most once per paycons.outbox_rotate_interval (force => true ignores
  *    it), the next empty segment in ring order becomes the current one.
@@ -242,23 +242,9 @@ BEGIN
             v_waiting := v_waiting || s;
             CONTINUE;
         END IF;
-        IF EXISTS (SELECT 1 FROM pg_catalog.pg_stat_progress_vacuum p
-                    WHERE p.relid OPERATOR(pg_catalog.=) v_rel
-                   UNION ALL
-                   SELECT 1 FROM pg_catalog.pg_stat_progress_analyze p
-                    WHERE p.relid OPERATOR(pg_catalog.=) v_rel
-                   UNION ALL
-                   SELECT 1 FROM pg_catalog.pg_locks l
-                     JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid
-                    WHERE l.relation OPERATOR(pg_catalog.=) v_rel
-                      AND l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
-                      AND a.xact_start OPERATOR(pg_catalog.<) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) interval '1 second')) THEN
-            -- waiting behind them would queue every consumer behind us
-            v_busy := v_busy || s;
-            CONTINUE;
-        END IF;
         BEGIN
-            EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', v_rel);
+            -- NOWAIT: a queued lock request would hold up every claim behind it
+            EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE NOWAIT', v_rel);
             -- again under the lock: a writer that read the slot before a
             -- rotation may have added an event since the first look
             EXECUTE format('SELECT id FROM %s ORDER BY id LIMIT 1', v_rel) INTO v_id;

@@ -113,23 +113,9 @@ BEGIN
             v_waiting := v_waiting || s;
             CONTINUE;
         END IF;
-        IF EXISTS (SELECT 1 FROM pg_catalog.pg_stat_progress_vacuum p
-                    WHERE p.relid OPERATOR(pg_catalog.=) v_rel
-                   UNION ALL
-                   SELECT 1 FROM pg_catalog.pg_stat_progress_analyze p
-                    WHERE p.relid OPERATOR(pg_catalog.=) v_rel
-                   UNION ALL
-                   SELECT 1 FROM pg_catalog.pg_locks l
-                     JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid
-                    WHERE l.relation OPERATOR(pg_catalog.=) v_rel
-                      AND l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
-                      AND a.xact_start OPERATOR(pg_catalog.<) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) interval '1 second')) THEN
-            -- waiting behind them would queue every consumer behind us
-            v_busy := v_busy || s;
-            CONTINUE;
-        END IF;
         BEGIN
-            EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', v_rel);
+            -- NOWAIT: a queued lock request would hold up every claim behind it
+            EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE NOWAIT', v_rel);
             -- again under the lock: a writer that read the slot before a
             -- rotation may have added an event since the first look
             EXECUTE format('SELECT id FROM %s ORDER BY id LIMIT 1', v_rel) INTO v_id;
