@@ -6,7 +6,8 @@
 # invocation, under the same steady load: one client applying new payment
 # callbacks (paycons.apply_callback, as bench/callbacks does: each writes an
 # order.paid event), one outbox consumer (ack the last batch + claim the
-# next, batch 100), and the maintenance pass every 0.5 s (rotation interval
+# next, batch 100, waiting 10 ms when nothing was due: consumer_poll.sql),
+# and the maintenance pass every 0.5 s (rotation interval
 # 1 s):
 #   none     nothing else runs
 #   other    a REPEATABLE READ transaction reads another table, then holds
@@ -97,7 +98,7 @@ scenario() {
     sleep 0.5
     pgbench -n -d "$DB" -c 1 -T "$DURATION" -f "$TMP/callback.sql" > "$TMP/cb.out" 2>&1 &
     local cb=$!
-    pgbench -n -d "$DB" -c 1 -T "$DURATION" -D ids=0 -f "$HERE/drain_paycons_1tx.sql" > "$TMP/dr.out" 2>&1 &
+    pgbench -n -d "$DB" -c 1 -T "$DURATION" -D ids=0 -f "$HERE/consumer_poll.sql" > "$TMP/dr.out" 2>&1 &
     local dr=$!
     wait "$cb" "$dr"
     kill "$maint" "$sampler" 2>/dev/null || true

@@ -22,7 +22,9 @@
 # is created and dropped).  SECTIONS (default "trigger enqueue drain"),
 # ROUNDS (3), EVENTS ("200000 500000 1000000"), CONSUMERS ("1 2"),
 # SECONDS_UPD (10), SECONDS_ENQ (10), ROTATE (on), VARIANTS ("2tx 1tx": which
-# paycons drains to run), OUT.
+# paycons drains to run; "1rt" instead of "1tx" sends the one-transaction turn
+# as one query string, drain_paycons_1rt.sql, in the same column), WAITS (0;
+# 1 samples the consumers' wait events during the drains), OUT.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-$HERE/../RESULTS-outbox.md}
@@ -35,6 +37,7 @@ SECONDS_UPD=${SECONDS_UPD:-10}
 SECONDS_ENQ=${SECONDS_ENQ:-10}
 ROTATE=${ROTATE:-on}
 VARIANTS=${VARIANTS:-2tx 1tx}
+WAITS=${WAITS:-0}
 PSQL="psql -X -q -At -v ON_ERROR_STOP=1 -d $DB"
 TMP=$(mktemp -d)
 MAINT=
@@ -58,7 +61,7 @@ note_load() { echo "$(date -u +%H:%M:%S) load $(load) $*" >> "$TMP/load"; }
 {
 echo "# Outbox benchmarks"
 echo
-echo "Command: \`PGHOST=... PGPORT=... PGUSER=postgres SECTIONS=\"$SECTIONS\" ROUNDS=$ROUNDS EVENTS=\"$EVENTS\" CONSUMERS=\"$CONSUMERS\" ROTATE=$ROTATE bash bench/outbox/run.sh\`"
+echo "Command: \`PGHOST=... PGPORT=... PGUSER=postgres SECTIONS=\"$SECTIONS\" ROUNDS=$ROUNDS EVENTS=\"$EVENTS\" CONSUMERS=\"$CONSUMERS\" ROTATE=$ROTATE VARIANTS=\"$VARIANTS\" WAITS=$WAITS bash bench/outbox/run.sh\`"
 echo "($(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC'), PostgreSQL $(psql -X -At -d "$DB" -c 'SHOW server_version'),"
 echo "fsync $(psql -X -At -d "$DB" -c 'SHOW fsync'), synchronous_commit $(psql -X -At -d "$DB" -c 'SHOW synchronous_commit'); load average at start: $(load)."
 echo "Every figure below comes from this one invocation.)"
@@ -115,12 +118,27 @@ if [[ " $SECTIONS " == *" enqueue "* ]]; then
 fi
 
 # ---- drain ----
-drain() {     # script clients events -> events/s
-    local t0 t1 left
+drain() {     # script clients events -> "t0 t1"
+    local t0 t1 left sampler=
+    if [ "$WAITS" = 1 ]; then
+        # what the consumers' backends are doing, every 20 ms: wait events
+        # (none: running on CPU)
+        ( while true; do
+              psql -X -At -d "$DB" -c "SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') FROM pg_stat_activity WHERE application_name = 'pgbench' AND state = 'active'"
+              sleep 0.02
+          done ) >> "$TMP/waits.$(basename "$1" .sql)" 2>/dev/null &
+        sampler=$!
+    fi
+    local l0 l1
+    l0=$($PSQL -c "SELECT pg_current_wal_lsn()")
     t0=$(now)
     pgbench -n -d "$DB" -c "$2" -j "$2" -D ids=0 -t $(($3 / 100 / $2 + 20)) -f "$1" > "$TMP/drain.out" 2>&1 ||
         { cat "$TMP/drain.out" >&2; exit 1; }
     t1=$(now)
+    l1=$($PSQL -c "SELECT pg_current_wal_lsn()")
+    if [ -n "$sampler" ]; then kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true; fi
+    # WAL bytes per event drained (maintenance passes included)
+    echo "$(basename "$1" .sql) $3 $($PSQL -c "SELECT round(pg_wal_lsn_diff('$l1', '$l0') / $3)")" >> "$TMP/wal"
     echo "$t0 $t1"
 }
 fill() {      # table events
@@ -170,6 +188,13 @@ if [[ " $SECTIONS " == *" drain "* ]]; then
                     # the last batch of each consumer stays leased (never acknowledged)
                     r1=$(rate "$t" "$n" "$($PSQL -c "SELECT count(*) FROM paycons.outbox WHERE status <> 'leased'")")
                 fi
+                if [[ " $VARIANTS " == *" 1rt "* ]]; then
+                    fill paycons.outbox "$n"
+                    start_maint
+                    t=$(drain drain_paycons_1rt.sql "$c" "$n")
+                    stop_maint
+                    r1=$(rate "$t" "$n" "$($PSQL -c "SELECT count(*) FROM paycons.outbox WHERE status <> 'leased'")")
+                fi
                 rot=$(( $($PSQL -c "SELECT rotations FROM paycons.outbox_rotation") - r0 ))
                 echo "$n $c $r $rp $r2 $r1 $rot" >> "$TMP/drain"
             done
@@ -180,8 +205,9 @@ if [[ " $SECTIONS " == *" drain "* ]]; then
         echo
         echo "| events | consumers | round | plain DELETE ... SKIP LOCKED, events/s | paycons claim, ack (2 transactions), events/s | ratio | paycons ack + next claim (1 transaction), events/s | ratio | rotations |"
         echo "|---|---|---|---|---|---|---|---|---|"
+        cell() { if [ "$1" = 0 ]; then echo "- | -"; else echo "$(printf %.0f "$1") | $(ratio "$1" "$2")"; fi; }
         while read -r n c r rp r2 r1 rot; do
-            echo "| $n | $c | $r | $(printf %.0f "$rp") | $(printf %.0f "$r2") | $(ratio "$r2" "$rp") | $(printf %.0f "$r1") | $(ratio "$r1" "$rp") | $rot |"
+            echo "| $n | $c | $r | $(printf %.0f "$rp") | $(cell "$r2" "$rp") | $(cell "$r1" "$rp") | $rot |"
         done < "$TMP/drain"
         echo
         echo "Median ratios (target: at least 0.8):"
@@ -190,10 +216,32 @@ if [[ " $SECTIONS " == *" drain "* ]]; then
         echo "|---|---|---|---|"
         for n in $EVENTS; do
             for c in $CONSUMERS; do
-                m2=$(awk -v n="$n" -v c="$c" '$1 == n && $2 == c {print $5 / $4}' "$TMP/drain" | median)
-                m1=$(awk -v n="$n" -v c="$c" '$1 == n && $2 == c {print $6 / $4}' "$TMP/drain" | median)
-                echo "| $n | $c | **$(printf %.2f "$m2")** | **$(printf %.2f "$m1")** |"
+                m2=$(awk -v n="$n" -v c="$c" '$1 == n && $2 == c && $5 > 0 {print $5 / $4}' "$TMP/drain" | median)
+                m1=$(awk -v n="$n" -v c="$c" '$1 == n && $2 == c && $6 > 0 {print $6 / $4}' "$TMP/drain" | median)
+                echo "| $n | $c | ${m2:+**$(printf %.2f "$m2")**} | ${m1:+**$(printf %.2f "$m1")**} |"
             done
+        done
+        echo
+    } >> "$TMP/body"
+fi
+
+if [ -s "$TMP/wal" ]; then
+    {
+        echo "WAL bytes per event drained (median over the runs, maintenance included):"
+        echo
+        for v in $(cut -d' ' -f1 "$TMP/wal" | sort -u); do
+            echo "- $v: $(awk -v v="$v" '$1 == v {print $3}' "$TMP/wal" | median)"
+        done
+        echo
+    } >> "$TMP/body"
+fi
+if [ "$WAITS" = 1 ]; then
+    {
+        echo "## What the consumers' backends were doing during the drains (samples every 20 ms)"
+        echo
+        for f in "$TMP"/waits.*; do
+            [ -f "$f" ] || continue
+            echo "- ${f##*/waits.}: $(sort "$f" | uniq -c | sort -rn | awk -v t="$(wc -l < "$f")" '{printf "%s%s %.0f%%", (NR>1?", ":""), $2, 100*$1/t}')"
         done
         echo
     } >> "$TMP/body"

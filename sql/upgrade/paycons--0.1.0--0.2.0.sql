@@ -88,6 +88,8 @@ DECLARE
     v_skipped   text;
     v_rel       regclass;
     v_id        bigint;
+    v_locked    boolean;
+    v_budget    timestamptz;
     s           smallint;
 BEGIN
     SELECT rotated_at INTO v_last FROM paycons.outbox_rotation FOR UPDATE SKIP LOCKED;
@@ -113,19 +115,47 @@ BEGIN
             v_waiting := v_waiting || s;
             CONTINUE;
         END IF;
+        -- A transaction that has held a lock on it for over a second (a
+        -- report, pg_dump) will not let go soon: do not wait for it.
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+                     JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid
+                    WHERE l.relation OPERATOR(pg_catalog.=) v_rel AND l.granted
+                      AND l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
+                      AND a.xact_start OPERATOR(pg_catalog.<) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) interval '1 second')) THEN
+            v_busy := v_busy || s;
+            CONTINUE;
+        END IF;
+        -- NOWAIT: a queued lock request would hold up every claim behind
+        -- it.  Claims hold their locks for a moment only: try again every
+        -- 2 ms, for at most 20 ms per segment.
+        v_locked := false;
+        v_budget := clock_timestamp() + interval '20 milliseconds';
+        LOOP
+            BEGIN
+                EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE NOWAIT', v_rel);
+                v_locked := true;
+            EXCEPTION WHEN lock_not_available THEN
+                NULL;
+            END;
+            EXIT WHEN v_locked OR clock_timestamp() >= v_budget;
+            PERFORM pg_catalog.pg_sleep(0.002);
+        END LOOP;
+        IF NOT v_locked THEN
+            v_busy := v_busy || s;
+            CONTINUE;
+        END IF;
+        -- again under the lock: a writer that read the slot before a
+        -- rotation may have added an event since the first look
+        EXECUTE format('SELECT id FROM %s ORDER BY id LIMIT 1', v_rel) INTO v_id;
+        IF v_id IS NOT NULL THEN
+            v_waiting := v_waiting || s;
+            CONTINUE;
+        END IF;
         BEGIN
-            -- NOWAIT: a queued lock request would hold up every claim behind it
-            EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE NOWAIT', v_rel);
-            -- again under the lock: a writer that read the slot before a
-            -- rotation may have added an event since the first look
-            EXECUTE format('SELECT id FROM %s ORDER BY id LIMIT 1', v_rel) INTO v_id;
-            IF v_id IS NULL THEN
-                EXECUTE format('TRUNCATE %s', v_rel);
-                v_truncated := v_truncated || s;
-            ELSE
-                v_waiting := v_waiting || s;
-            END IF;
-        EXCEPTION WHEN lock_not_available THEN
+            EXECUTE format('TRUNCATE %s', v_rel);
+            v_truncated := v_truncated || s;
+        EXCEPTION WHEN object_in_use THEN
+            -- the statement that called us is reading the outbox itself
             v_busy := v_busy || s;
         END;
     END LOOP;
