@@ -156,8 +156,9 @@ SELECT pg_sleep(0.01);
 SELECT id, attempts FROM paycons.outbox_claim('c5', 10);
 SELECT id, last_consumer, last_error FROM paycons.outbox_dead_letters;
 
--- Rotation: live events of the oldest partition move to the current one
--- with their id and state; the oldest is truncated and becomes current.
+-- Rotation: live events stay in the segment they were written to (never
+-- copied); a segment holding any is "waiting" and the ring goes on with the
+-- empty ones (more in outbox_rotation).
 SELECT paycons.outbox_current_slot() AS slot_before;
 SELECT slot, count(*) FROM paycons.outbox GROUP BY slot ORDER BY slot;
 SELECT paycons.outbox_maintain(force => true);

@@ -28,7 +28,7 @@
 #define OUTBOX_MAX_CONSUMER		64	/* consumer name, bytes */
 #define OUTBOX_MAX_PAYLOAD		(1024 * 1024)	/* payload + headers, bytes */
 #define OUTBOX_MAX_BATCH		10000	/* claim batch, ack/redrive array */
-#define OUTBOX_NUM_SLOTS		3	/* rotating partitions outbox_0..2 */
+#define OUTBOX_MAX_SLOTS		16	/* segments outbox_0..15 (outbox_maintain's v_max) */
 
 /* outbox_write.c */
 extern int64 OutboxWrite(const char *aggregate_type, const char *aggregate_id,
@@ -40,7 +40,7 @@ extern void OutboxCheckSize(Jsonb *payload, Jsonb *headers);
 typedef struct OutboxLeased
 {
 	int64		id;
-	int			slot;			/* partition */
+	int			slot;			/* segment (partition) */
 	ItemPointerData tid;		/* the leased row version */
 } OutboxLeased;
 
@@ -48,7 +48,6 @@ extern char *OutboxConsumerArg(FunctionCallInfo fcinfo, int argno, bool required
 extern Interval *OutboxIntervalArg(FunctionCallInfo fcinfo, int argno,
 								   const char *what, bool allow_zero);
 extern int64 *OutboxIdsArg(FunctionCallInfo fcinfo, int argno, int *nids);
-extern void OutboxLockPartitions(void);
 extern void OutboxRememberClaim(const OutboxLeased *rows, int n,
 								const char *consumer);
 extern const OutboxLeased *OutboxFindLeased(int64 id);

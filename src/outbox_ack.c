@@ -4,9 +4,9 @@
  *	  The end of a lease: paycons.outbox_ack, outbox_nack and
  *	  outbox_redrive.
  *
- * An ack deletes the events (acknowledged events leave the hot table; the
- * partitions they leave dead tuples in are truncated by rotation, see
- * outbox_maintain in 30_outbox.sql).  A nack puts the event back with the
+ * An ack deletes the events (acknowledged events leave the hot table; a
+ * segment whose events are all deleted is truncated by outbox_maintain,
+ * see 30_outbox.sql).  A nack puts the event back with the
  * retry policy's backoff (retry_policy.c), or dead-letters it after its
  * last attempt.  A redrive gives dead events a fresh start.  All three
  * check every argument first and are all-or-nothing: an error about one id
@@ -48,7 +48,8 @@ PG_FUNCTION_INFO_V1(paycons_outbox_redrive);
  * primary key of every partition for every id.  The version is only a
  * hint: the statement still requires the id, the status and the lease
  * owner, so a version that has moved on (a lease that expired and was
- * claimed again, a rotation, a slot reused after pruning) deletes nothing,
+ * claimed again, a segment truncated and reused, a slot reused after
+ * pruning) deletes nothing,
  * and such ids are acknowledged by id like any others.
  */
 static const char *const ack_tid_sql_template =
@@ -58,7 +59,7 @@ static const char *const ack_tid_sql_template =
 	"   AND status OPERATOR(pg_catalog.=) 'leased'"
 	"   AND lease_owner OPERATOR(pg_catalog.=) $3 RETURNING id";
 
-static PayconsPlan ack_tid_plans[OUTBOX_NUM_SLOTS];
+static PayconsPlan ack_tid_plans[OUTBOX_MAX_SLOTS];
 static const Oid ack_tid_argtypes[3] = {TIDARRAYOID, INT8ARRAYOID, TEXTOID};
 
 static PayconsPlan ack_plan = {
@@ -186,18 +187,12 @@ ack_work(void *arg, MemoryContext caller)
 	Datum		values[3];
 	int64	   *left = palloc(sizeof(int64) * nids);
 	int			nleft = 0;
-	Datum	   *tids[OUTBOX_NUM_SLOTS];
-	Datum	   *tid_ids[OUTBOX_NUM_SLOTS];
-	int			ntids[OUTBOX_NUM_SLOTS] = {0};
+	Datum	   *tids[OUTBOX_MAX_SLOTS];
+	Datum	   *tid_ids[OUTBOX_MAX_SLOTS];
+	int			ntids[OUTBOX_MAX_SLOTS] = {0};
 
-	OutboxLockPartitions();
 
 	/* first by row version, those this session's last claim leased */
-	for (int slot = 0; slot < OUTBOX_NUM_SLOTS; slot++)
-	{
-		tids[slot] = palloc(sizeof(Datum) * nids);
-		tid_ids[slot] = palloc(sizeof(Datum) * nids);
-	}
 	for (int i = 0; i < nids; i++)
 	{
 		const OutboxLeased *l = OutboxFindLeased(ids[i]);
@@ -206,11 +201,16 @@ ack_work(void *arg, MemoryContext caller)
 			left[nleft++] = ids[i];
 		else
 		{
+			if (ntids[l->slot] == 0)
+			{
+				tids[l->slot] = palloc(sizeof(Datum) * nids);
+				tid_ids[l->slot] = palloc(sizeof(Datum) * nids);
+			}
 			tids[l->slot][ntids[l->slot]] = PointerGetDatum(&l->tid);
 			tid_ids[l->slot][ntids[l->slot]++] = Int64GetDatum(ids[i]);
 		}
 	}
-	for (int slot = 0; slot < OUTBOX_NUM_SLOTS; slot++)
+	for (int slot = 0; slot < OUTBOX_MAX_SLOTS; slot++)
 	{
 		int64	   *deleted;
 		uint64		ndeleted;
@@ -324,7 +324,6 @@ nack_work(void *arg, MemoryContext caller)
 	bool		dead;
 	PayconsRetryPolicy policy;
 
-	OutboxLockPartitions();
 	values[0] = Int64GetDatum(w->id);
 	PayconsExecPlan(&nack_lock_plan, values, NULL, 1);
 	if (SPI_processed == 0)
@@ -405,7 +404,6 @@ redrive_work(void *arg, MemoryContext caller)
 	Datum	   *d = palloc(sizeof(Datum) * a->nids);
 	Datum		values[1];
 
-	OutboxLockPartitions();
 	for (int i = 0; i < a->nids; i++)
 		d[i] = Int64GetDatum(a->ids[i]);
 	values[0] = PointerGetDatum(construct_array(d, a->nids, INT8OID, 8,

@@ -75,9 +75,9 @@ PG_FUNCTION_INFO_V1(paycons_outbox_claim);
  * stopped being a head in between: an earlier event of its aggregate would
  * have had to appear, and events of one aggregate are written by
  * transactions serialised on the aggregate (the order row lock for orders),
- * so they arrive in id order.  Rotation cannot move rows in between either:
- * it needs an ACCESS EXCLUSIVE lock on a partition, and we hold ACCESS SHARE
- * from pass 1 on.
+ * so they arrive in id order.  Rotation never moves rows, and it cannot
+ * truncate a segment in between: that needs an ACCESS EXCLUSIVE lock on the
+ * segment, and we hold ACCESS SHARE on every segment from pass 1 on.
  */
 static PayconsPlan claim_scan_plan = {
 	"SELECT o.id,"
@@ -128,7 +128,7 @@ static const char *const claim_sql_template =
 	"SELECT * FROM u WHERE status OPERATOR(pg_catalog.=) 'leased'";
 
 /* Pass 2's plans, one per partition (slot), made from the template */
-static PayconsPlan claim_plans[OUTBOX_NUM_SLOTS];
+static PayconsPlan claim_plans[OUTBOX_MAX_SLOTS];
 static const Oid claim_argtypes[4] = {TEXTOID, INT4OID, INTERVALOID, TIDARRAYOID};
 
 
@@ -153,9 +153,9 @@ typedef int64 OutboxAggKey;
  * xid < X.  Once the
  * oldest running transaction is at or past X, all of those have ended, and
  * a scan then sees every live event with id <= V.  The lowest id such a scan
- * sees (or V + 1 if it sees none) is a safe hint.  Rows moved by rotation
- * and rows updated by nack or redrive keep their ids and never vanish from
- * view, so they cannot fall below it either.
+ * sees (or V + 1 if it sees none) is a safe hint.  Rotation never moves a
+ * row, and rows updated by claim, nack or redrive keep their ids and never
+ * vanish from view, so they cannot fall below it either.
  *
  * The hint is per backend (consumers keep their sessions).  It is reset
  * when the id sequence is invalidated (ALTER SEQUENCE ... RESTART, DROP
@@ -228,7 +228,7 @@ outbox_claim_scan_begin(OutboxClaimScan *cs)
 	Datum		args[2];
 
 	outbox_claim_relids();
-	/* a snapshot taken now, after outbox_lock_partitions(), for the scan */
+	/* a snapshot taken now, for the scan */
 	PushActiveSnapshot(GetTransactionSnapshot());
 	cs->promote = claim_hint_pending &&
 		TransactionIdPrecedesOrEquals(claim_hint_xmax, GetActiveSnapshot()->xmin);
@@ -255,23 +255,21 @@ outbox_claim_scan_begin(OutboxClaimScan *cs)
 typedef struct OutboxCands
 {
 	int			total;
-	int			n[OUTBOX_NUM_SLOTS];
-	Datum	   *tids[OUTBOX_NUM_SLOTS];	/* ItemPointer Datums */
-	int64		first_id[OUTBOX_NUM_SLOTS];	/* lowest id of each partition's */
+	int			n[OUTBOX_MAX_SLOTS];
+	Datum	   *tids[OUTBOX_MAX_SLOTS];	/* ItemPointer Datums */
+	int64		first_id[OUTBOX_MAX_SLOTS];	/* lowest id of each partition's */
 } OutboxCands;
 
 /*
  * Up to "want" further due heads, in id order, as the row versions pass 1
  * read, grouped by partition.  Those versions stay where they are until
  * pass 2 has locked them: the cursor's snapshot keeps them from being
- * pruned, and rotation waits for our lock on the partitions.
+ * pruned, and a truncation would wait for our lock on the segments.
  */
 static void
 outbox_claim_scan_next(OutboxClaimScan *cs, int want, OutboxCands *cands)
 {
 	memset(cands, 0, sizeof(*cands));
-	for (int i = 0; i < OUTBOX_NUM_SLOTS; i++)
-		cands->tids[i] = palloc(sizeof(Datum) * want);
 
 	while (cands->total < want && !cs->exhausted)
 	{
@@ -319,7 +317,7 @@ outbox_claim_scan_next(OutboxClaimScan *cs, int want, OutboxCands *cands)
 			if (!DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)))
 				continue;		/* not due: it blocks its aggregate */
 			slot = DatumGetInt16(SPI_getbinval(tup, desc, 4, &isnull));
-			if (slot < 0 || slot >= OUTBOX_NUM_SLOTS)
+			if (slot < 0 || slot >= OUTBOX_MAX_SLOTS)
 				elog(ERROR, "outbox event " INT64_FORMAT " is in unknown slot %d",
 					 id, slot);
 			tid = (ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 5, &isnull));
@@ -328,7 +326,10 @@ outbox_claim_scan_next(OutboxClaimScan *cs, int want, OutboxCands *cands)
 
 				ItemPointerCopy(tid, copy);
 				if (cands->n[slot] == 0)
+				{
 					cands->first_id[slot] = id;
+					cands->tids[slot] = palloc(sizeof(Datum) * want);
+				}
 				cands->tids[slot][cands->n[slot]++] = PointerGetDatum(copy);
 			}
 			cands->total++;
@@ -434,7 +435,6 @@ claim_work(void *arg, MemoryContext caller)
 	int			id_col = 0;
 	int			tid_col = 0;
 
-	OutboxLockPartitions();
 	values[0] = CStringGetTextDatum(w->consumer);
 	values[1] = Int32GetDatum(batch);
 	values[2] = IntervalPGetDatum(w->lease);
@@ -448,7 +448,7 @@ claim_work(void *arg, MemoryContext caller)
 	while (got < batch)
 	{
 		OutboxCands cands;
-		int			order[OUTBOX_NUM_SLOTS];
+		int			order[OUTBOX_MAX_SLOTS];
 		int			nslots = 0;
 
 		outbox_claim_scan_next(&cs, 2 * (batch - got), &cands);
@@ -456,7 +456,7 @@ claim_work(void *arg, MemoryContext caller)
 			break;
 
 		/* the partitions holding candidates, lowest first id first */
-		for (int slot = 0; slot < OUTBOX_NUM_SLOTS; slot++)
+		for (int slot = 0; slot < OUTBOX_MAX_SLOTS; slot++)
 		{
 			int			j = nslots++;
 

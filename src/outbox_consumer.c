@@ -18,7 +18,6 @@
 #include "postgres.h"
 
 #include "nodes/parsenodes.h"
-#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -38,26 +37,17 @@ static int	last_claim_n = 0;
 static int	last_claim_cap = 0;
 
 /*
- * Lock the outbox partitions (ROW EXCLUSIVE, what our statements take
- * anyway) before any of our statements takes its snapshot.  Rotation
- * TRUNCATEs a partition, which is not MVCC-safe: a snapshot taken before the
- * rotation committed but used after it would see neither the truncated rows
- * nor the moved copies.  Holding the lock first means a rotation either
- * committed before our snapshots or waits for our transaction.
+ * No lock is taken here before the statements' snapshots.  Rotation never
+ * moves an event, and it TRUNCATEs a segment only when no event at all is
+ * left in it (checked under its ACCESS EXCLUSIVE lock, see outbox_maintain
+ * in 30_outbox.sql).  TRUNCATE is not MVCC-safe, but a snapshot taken before
+ * a truncation and used after it misses only events that were deleted
+ * (acknowledged) before the truncation: no claim may hand those out anyway,
+ * and their absence unblocks nothing that their acknowledgement had not
+ * already unblocked.  Between pass 1 and pass 2 of a claim, and between a
+ * statement's scan and its writes, the statement's own lock on the segment
+ * keeps it from being truncated.
  */
-void
-OutboxLockPartitions(void)
-{
-	for (int i = 0; i < OUTBOX_NUM_SLOTS; i++)
-	{
-		char		name[NAMEDATALEN];
-		Oid			relid;
-
-		snprintf(name, sizeof(name), "outbox_%d", i);
-		relid = PayconsRelid(name);
-		LockRelationOid(relid, RowExclusiveLock);
-	}
-}
 
 /* Check a consumer name argument and return it. */
 char *

@@ -4,8 +4,8 @@
 # 100,000 events over 1,000 aggregates; 4 consumer processes claim batches
 # of 100 and fail 5% of events at random (nack, retried after the retry
 # policy's backoff); a fifth process runs paycons.outbox_maintain() every
-# second with a rotation interval of 2 s, so the partitions rotate (and live
-# events move) under the drain.
+# second with a rotation interval of 2 s, so segments rotate and are
+# truncated (once empty) under the drain.
 # Each consumer commits its claim at once (the lease protects the events),
 # then records what it processed in drain_log in the same transaction as
 # its ack/nack.  Afterwards: every event acknowledged exactly

@@ -1,1 +1,0 @@
-SELECT pgq_step();
