@@ -31,6 +31,10 @@ endif
 INSTALL_FRAGMENTS = $(sort $(wildcard sql/install/*.sql))
 
 PG_CONFIG ?= pg_config
+# Track header dependencies (as a PostgreSQL built with --enable-depend
+# does): a change of a header such as spi_plans.h rebuilds every object that
+# includes it, never a library of objects that disagree on a struct.
+override autodepend = yes
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
