@@ -93,7 +93,7 @@ COMMENT ON INDEX paycons.callbacks_refund_order IS
 
 CREATE FUNCTION paycons.verify(since timestamptz DEFAULT NULL)
     RETURNS TABLE (invariant text, key text, detail text)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, paycons, pg_temp
     -- one big statement of index probes: compiling it would cost more
     -- than running it
@@ -464,6 +464,15 @@ SELECT 'stock_reserved_matches_lines', s.sku,
 ORDER BY 1, 2, 3
 $q$;
 BEGIN
+    /*
+     * The outbox's rotation moves live events into another partition and
+     * TRUNCATEs the old one, which is not MVCC-safe: a snapshot taken
+     * before the rotation committed would see neither copy.  So first wait
+     * for any rotation under way (and keep new ones out until the end of
+     * the transaction), then run the audit, which takes its snapshot after
+     * that in READ COMMITTED (hence VOLATILE).
+     */
+    LOCK TABLE paycons.outbox IN ACCESS SHARE MODE;
     RETURN QUERY EXECUTE pg_catalog.format(audit,
                                            CASE WHEN since IS NULL THEN w_all ELSE w_window END,
                                            CASE WHEN since IS NULL THEN applied_all ELSE applied_window END)
