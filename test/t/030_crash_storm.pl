@@ -48,6 +48,8 @@ $node->safe_psql('postgres', $storm->setup_sql('2 seconds'));
 my $nsends  = scalar @{ $storm->{sends} };
 my $nunique = scalar @{ $storm->{cbs} };
 
+my @recovered;    # figures after each recovery
+
 sub verify_count
 {
 	my ($label) = @_;
@@ -74,9 +76,11 @@ sub storm_and_crash
 	ok($answered < @$sends, "$label: the crash came in the middle of the storm ($answered of "
 		  . scalar(@$sends) . ' answered)');
 	$node->start;
-	verify_count("$label, after recovery");
+	my $v = verify_count("$label, after recovery");
 	my ($checked, $bad) = $storm->check_answers($node, $label, $storm->{phase} + 1);
 	is($bad, 0, "$label: all $checked callbacks answered so far are stored with their answer");
+	push @recovered, sprintf('after %s: violations %s, %d of %d answered callbacks stored with their answer',
+		$label, $v, $checked - $bad, $checked);
 	return $answered;
 }
 
@@ -135,11 +139,11 @@ my $redelivered_events = $node->safe_psql('postgres',
 
 diag(sprintf(
 	'crash storm (seed %d, %.0fs): %d callbacks sent (%d distinct, %d replays); answered before crash 1: %d, '
-	  . 'before crash 2: %d; in flight at the crashes: %d, %d; re-delivered after the crashes: %d '
-	  . '(%d answered before, all duplicates with the same outcome); violations: %s; events delivered twice: %s; '
+	  . 'before crash 2: %d; in flight at the crashes: %d, %d; %s; re-delivered after the crashes: %d '
+	  . '(%d answered before, answered differently: %d); violations: %s; events delivered twice: %s; '
 	  . 'stored outcomes: %s',
 	$seed, time() - $started, $nsends, $nunique, $nsends - $nunique, $a1, $a2, $inflight1,
-	$inflight2, $resent, $redup, $violations, $redelivered_events, $outcomes));
+	$inflight2, join('; ', @recovered), $resent, $redup, $rebad, $violations, $redelivered_events, $outcomes));
 
 $node->stop;
 done_testing();
