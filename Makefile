@@ -29,7 +29,7 @@ include $(PGXS)
 paycons--$(EXTVERSION).sql: $(INSTALL_FRAGMENTS)
 	cat $^ > $@
 
-.PHONY: test demo bench
+.PHONY: test demo bench soak
 test:
 	bash test/run.sh
 
@@ -38,3 +38,8 @@ demo:
 
 bench:
 	bash bench/run.sh
+
+# issue 13: a bounded soak under mixed load (not part of `make test`);
+# SOAK_MINUTES=n changes its length (default 10).  See doc/reliability.md.
+soak:
+	bash test/soak.sh
