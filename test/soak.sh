@@ -6,11 +6,12 @@
 # runs for SOAK_MINUTES (default 10) a pgbench mix of the scripts in
 # test/soak/: new orders (some reserving stock, some never paying, some with
 # a 3-second deadline), payments (short ones going to review, failure
-# notices, second payments), replays of older notices, refunds (some before
-# their payment: over-refunds), forged notices, an operator resolving
-# reviews, orders moving on to shipped and completed, a consumer claiming
-# and acknowledging events (nacking 5%, answering refund commands with the
-# channel's refund callback), and maintenance by hand besides the worker.
+# notices, second payments), replays of older notices (some with
+# conflicting facts), refunds (some before their payment: over-refunds),
+# forged notices, an operator resolving reviews, orders moving on to
+# shipped and completed, a consumer claiming and acknowledging events
+# (nacking 5%, answering refund commands with the channel's refund
+# callback), and maintenance by hand besides the worker.
 #
 # Every minute: paycons.verify() over everything and over the last two
 # minutes (its violations and its duration are logged), and the size of

@@ -271,7 +271,9 @@ SELECT 'review_pending_outside_review', c.order_id,
                          c.channel, c.channel_txn_id, c.amount, c.currency, c.order_id,
                          COALESCE(o.state::pg_catalog.text, 'missing'))
   FROM paycons.callbacks c
-  LEFT JOIN paycons.orders o ON o.order_id OPERATOR(pg_catalog.=) c.order_id
+  LEFT JOIN LATERAL (
+        SELECT o.state FROM paycons.orders o
+         WHERE o.order_id OPERATOR(pg_catalog.=) c.order_id OFFSET 0) o ON true
  WHERE c.review OPERATOR(pg_catalog.=) 'pending'
    AND COALESCE(o.state::pg_catalog.text OPERATOR(pg_catalog.<>) 'needs_review', true)
 
@@ -375,7 +377,9 @@ SELECT 'stock_reservation_outlives_order', so.order_id,
        pg_catalog.format('order is %%s but its stock is still reserved (release_stock: %%s)',
                          COALESCE(o.state::pg_catalog.text, 'missing'), COALESCE(k.state, 'none'))
   FROM paycons.stock_orders so
-  LEFT JOIN paycons.orders o ON o.order_id OPERATOR(pg_catalog.=) so.order_id
+  LEFT JOIN LATERAL (
+        SELECT o.order_id, o.state FROM paycons.orders o
+         WHERE o.order_id OPERATOR(pg_catalog.=) so.order_id OFFSET 0) o ON true
   LEFT JOIN paycons.compensations k
     ON k.order_id OPERATOR(pg_catalog.=) so.order_id
    AND k.action OPERATOR(pg_catalog.=) 'release_stock'
@@ -401,7 +405,9 @@ SELECT 'stock_reserved_matches_lines', s.sku,
   FROM paycons.stock s
   LEFT JOIN (SELECT l.sku, pg_catalog.sum(l.quantity)::pg_catalog.int8 AS held
                FROM paycons.stock_orders so
-               JOIN paycons.stock_reservations l ON l.order_id OPERATOR(pg_catalog.=) so.order_id
+              CROSS JOIN LATERAL (
+                    SELECT l.sku, l.quantity FROM paycons.stock_reservations l
+                     WHERE l.order_id OPERATOR(pg_catalog.=) so.order_id OFFSET 0) l
               WHERE so.state OPERATOR(pg_catalog.=) 'reserved'
               GROUP BY l.sku) r ON r.sku OPERATOR(pg_catalog.=) s.sku
  WHERE s.reserved OPERATOR(pg_catalog.<>) COALESCE(r.held, 0)

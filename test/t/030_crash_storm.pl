@@ -44,7 +44,7 @@ log_statement = none
 $node->start;
 
 my $storm = PayconsStorm->new(orders => 3000, seed => $seed);
-$node->safe_psql('postgres', $storm->setup_sql('2 seconds'));
+$node->safe_psql('postgres', $storm->setup_sql('1 second'));
 my $nsends  = scalar @{ $storm->{sends} };
 my $nunique = scalar @{ $storm->{cbs} };
 
@@ -61,18 +61,19 @@ sub verify_count
 }
 
 # Run a phase of the storm on "sends" and crash the server at a random
-# moment within [lo, hi] seconds (or when the clients are done).
+# moment: once the inbox holds a random fraction in [lo, hi] of the
+# storm's distinct callbacks.
 sub storm_and_crash
 {
 	my ($label, $sends, $lo, $hi) = @_;
 	$storm->start_phase($node, $sends);
-	my $at = $lo + rand($hi - $lo);
-	usleep(20_000) while time() - $storm->{phase_start} < $at && !$storm->clients_done;
+	my $fraction = $lo + rand($hi - $lo);
+	my $rows = $storm->wait_progress($node, $fraction, 60);
 	my $when = time() - $storm->{phase_start};
 	my $killed = $storm->crash($node);
 	my $answered = $storm->finish_phase;
-	note sprintf('%s: %d sends, killed postmaster and %d processes after %.2fs, %d answered',
-		$label, scalar(@$sends), $killed, $when, $answered);
+	note sprintf('%s: %d sends, killed postmaster and %d processes after %.2fs (inbox at %d, aim %.0f%%), %d answered',
+		$label, scalar(@$sends), $killed, $when, $rows, 100 * $fraction, $answered);
 	ok($answered < @$sends, "$label: the crash came in the middle of the storm ($answered of "
 		  . scalar(@$sends) . ' answered)');
 	$node->start;
@@ -84,9 +85,9 @@ sub storm_and_crash
 	return $answered;
 }
 
-my $a1 = storm_and_crash('crash 1', [ 0 .. $nsends - 1 ], 0.8, 2.5);
+my $a1 = storm_and_crash('crash 1', [ 0 .. $nsends - 1 ], 0.15, 0.45);
 my $inflight1 = scalar grep { !exists $storm->{answers}{$_} } keys %{ $storm->{inflight} };
-my $a2 = storm_and_crash('crash 2', $storm->remaining_sends, 0.5, 2.0);
+my $a2 = storm_and_crash('crash 2', $storm->remaining_sends, 0.55, 0.85);
 my $inflight2 = scalar grep { !exists $storm->{answers}{$_} } keys %{ $storm->{inflight} };
 
 # Re-deliver every callback sent so far (answered or not), and deliver the

@@ -68,7 +68,7 @@ ok($primary->poll_query_until('postgres',
 	'the standby is ' . ($sync ? 'synchronous' : 'asynchronous'));
 
 my $storm = PayconsStorm->new(orders => 3000, seed => $seed);
-$primary->safe_psql('postgres', $storm->setup_sql('2 seconds'));
+$primary->safe_psql('postgres', $storm->setup_sql('1 second'));
 my $nsends  = scalar @{ $storm->{sends} };
 my $nunique = scalar @{ $storm->{cbs} };
 is($standby->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'paycons worker'}),
@@ -88,8 +88,8 @@ sub verify_count
 # close (their deadline passes after the failover) are created just before
 # the primary dies.
 $storm->start_phase($primary, [ 0 .. $nsends - 1 ]);
-my $at = 0.8 + rand(1.7);
-usleep(20_000) while time() - $storm->{phase_start} < $at && !$storm->clients_done;
+# strike once the inbox holds 20% to 60% of the distinct callbacks
+$storm->wait_progress($primary, 0.2 + rand(0.4), 60);
 $primary->safe_psql('postgres', q{
 SELECT count(paycons.begin_payment(o.order_id, 'tap'))
   FROM generate_series(1, 50) g,

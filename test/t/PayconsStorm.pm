@@ -246,6 +246,26 @@ sub clients_done
 	return 1;
 }
 
+# wait_progress(node, fraction, timeout): wait until the inbox holds that
+# fraction of the storm's distinct callbacks (the moment to strike does
+# not depend on the machine's speed), the clients are done, or timeout
+# seconds have passed.  Returns the inbox rows seen last.
+sub wait_progress
+{
+	my ($self, $node, $fraction, $timeout) = @_;
+	my $target   = int($fraction * @{ $self->{cbs} });
+	my $deadline = time() + $timeout;
+	my $rows     = 0;
+	while (time() < $deadline && !$self->clients_done)
+	{
+		$rows = $node->safe_psql('postgres',
+			q{SELECT count(*) FROM paycons.callbacks WHERE channel = 'tap' AND channel_txn_id NOT LIKE 'CR-%'});
+		last if $rows >= $target;
+		usleep(20_000);
+	}
+	return $rows;
+}
+
 # finish_phase(): wait for the clients (they end by themselves, or because
 # the server died), then read their answers.  Returns the number of sends
 # answered in this phase.
