@@ -1,4 +1,4 @@
-# Two defects found while writing paycons.verify(), kept as TODO tests
+# Three defects found while writing paycons.verify() and running the soak, kept as TODO tests
 # until they are fixed (prove reports them as TODO, and as "unexpectedly
 # succeeded" once fixed: then drop the TODO).  See doc/reliability.md,
 # "Findings".
@@ -57,6 +57,25 @@ TODO:
 {
 	local $TODO = 'resolve_review refuses every decision for an over-refunded order';
 	ok($resolved, 'some review decision ends the review of an over-refunded order');
+}
+
+# 3. a review refund after an over-refund refunds money already returned
+$node->safe_psql('postgres', q{
+SELECT paycons.create_order('kb-twice', 1000, 'CNY');
+SELECT paycons.begin_payment('kb-twice', 'kb');
+SELECT paycons.apply_callback('kb', 'KB-3', 'kb-twice', 'payment', 'success', 997, 'CNY');
+SELECT paycons.apply_callback('kb', 'KB-R3', 'kb-twice', 'refund', 'success', 1000, 'CNY');
+});
+is($node->safe_psql('postgres',
+	q{SELECT paid_amount || '/' || refunded_amount FROM paycons.orders WHERE order_id = 'kb-twice'}),
+	'0/1000', 'the channel returned 1000 before the 997 were taken');
+$node->psql('postgres', q{SELECT paycons.resolve_review('kb-twice', 'refund', 'give it back')});
+TODO:
+{
+	local $TODO = 'resolve_review refund ignores what an over-refund already returned';
+	is($node->safe_psql('postgres',
+		q{SELECT count(*) FROM paycons.compensations WHERE order_id = 'kb-twice' AND action LIKE 'refund:%'}),
+		'0', 'no second refund of money already returned');
 }
 
 $node->stop;
