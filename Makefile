@@ -50,7 +50,7 @@ paycons--$(EXTVERSION).sql: $(INSTALL_FRAGMENTS)
 #       or not; core builds without it too.
 TEST_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 
-.PHONY: test test-build print-test-cflags demo bench fuzz fuzz-statement installcheck-tap-skipped
+.PHONY: test test-build print-test-cflags demo bench fuzz fuzz-statement soak installcheck-tap-skipped
 test:
 	bash test/run.sh
 
@@ -82,3 +82,8 @@ bench:
 # libFuzzer target of the statement parsers (clang); FUZZ_SECONDS, default 60
 fuzz-statement:
 	bash test/fuzz/run_statement.sh $(FUZZ_SECONDS)
+
+# issue 13: a bounded soak under mixed load (not part of `make test`);
+# SOAK_MINUTES=n changes its length (default 10).  See doc/reliability.md.
+soak:
+	bash test/soak.sh
