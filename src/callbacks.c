@@ -33,12 +33,6 @@
  *	4. further state changes (created -> paying -> paid is two edges), and
  *	   for late or duplicate money a refund compensation.
  *
- * When the decision changes the order, steps 2 and 3 are one statement (a
- * data-modifying WITH whose UPDATE runs only if the INSERT wrote the inbox
- * row), which saves a statement's executor start and end on the common
- * path; a rule on either table makes them two statements again, since
- * PostgreSQL refuses rules in a data-modifying WITH.
- *
  * Every write is an ordinary INSERT or UPDATE (kept SPI plans), so every
  * state change goes through the order hub's triggers -- the edge is
  * checked, order_history written and order.<state> emitted into the
@@ -68,7 +62,6 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -76,7 +69,6 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "as_owner.h"
@@ -213,46 +205,6 @@ static PayconsPlan callbacks_insert = {
 	" RETURNING received_at",
 	13, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
 	JSONBOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID, BOOLOID},
-	CURSOR_OPT_GENERIC_PLAN, NULL
-};
-
-/*
- * Steps 2 and 3 in one statement, when the decision changes the order: the
- * inbox row as callbacks_insert writes it and, only if that row was written
- * (the InitPlan over "ins" gates the UPDATE), step 3's optimistic update as
- * callbacks_update_order writes it ($14: the first state, $15/$16: the
- * amounts, $17: record channel and channel_txn_id, $18: the xmin step 1
- * read).  Both are ordinary writes: their triggers fire at the end of the
- * statement, the inbox's first.  One row (received_at, whether the order
- * was updated) if the inbox row was written, none if the key is stored
- * already.  PostgreSQL refuses rules on the tables of a data-modifying WITH,
- * so this is used only when neither table has a rule (see
- * callbacks_tables_have_rules); otherwise the two statements run apart.
- */
-static PayconsPlan callbacks_insert_update = {
-	"WITH ins AS ("
-	"INSERT INTO paycons.callbacks (channel, channel_txn_id, order_id, kind,"
-	" status, amount, currency, payload, outcome, state, applied_at, source,"
-	" review)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::paycons.order_state,"
-	" CASE WHEN $11 THEN pg_catalog.now() END, $12,"
-	" CASE WHEN $13 THEN 'pending' END)"
-	" ON CONFLICT (channel, channel_txn_id) DO NOTHING"
-	" RETURNING received_at),"
-	" upd AS ("
-	"UPDATE paycons.orders SET state = $14::paycons.order_state,"
-	" paid_amount = $15, refunded_amount = $16,"
-	" channel = CASE WHEN $17 THEN $1 ELSE channel END,"
-	" channel_txn_id = CASE WHEN $17 THEN $2 ELSE channel_txn_id END,"
-	" updated_at = pg_catalog.now()"
-	" WHERE order_id OPERATOR(pg_catalog.=) $3"
-	" AND xmin OPERATOR(pg_catalog.=) $18"
-	" AND EXISTS (SELECT 1 FROM ins)"
-	" RETURNING 1)"
-	" SELECT ins.received_at, EXISTS (SELECT 1 FROM upd) FROM ins",
-	18, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
-	JSONBOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID, BOOLOID,
-	TEXTOID, INT8OID, INT8OID, BOOLOID, XIDOID},
 	CURSOR_OPT_GENERIC_PLAN, NULL
 };
 
@@ -739,56 +691,20 @@ callbacks_check_foreign_refund(const CallbackFacts *f, CallbackOrder *o)
 	o->foreign_refund_open = (SPI_processed == 1);
 }
 
-/* Has relation paycons.<relname> any rule? */
-static bool
-callbacks_has_rules(const char *relname)
-{
-	HeapTuple	tup;
-	bool		result;
-
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(PayconsRelid(relname)));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation paycons.%s", relname);
-	result = ((Form_pg_class) GETSTRUCT(tup))->relhasrules;
-	ReleaseSysCache(tup);
-	return result;
-}
-
-/*
- * May steps 2 and 3 run as one statement (callbacks_insert_update)?  Not if
- * the DBA has put a rule on paycons.orders or paycons.callbacks: PostgreSQL
- * refuses rules in a data-modifying WITH, and apart, each statement goes
- * through them as any INSERT or UPDATE does.
- */
-static bool
-callbacks_tables_have_rules(void)
-{
-	return callbacks_has_rules("orders") || callbacks_has_rules("callbacks");
-}
-
 /*
  * Step 2: write the inbox row of this delivery with the decision d
  * ("applied": it changes the order or enqueues a refund), by INSERT ... ON
  * CONFLICT DO NOTHING through the inbox's triggers.  Returns false, having
  * written nothing, if the key is stored already; otherwise true, with
  * *received_at set.
- *
- * With first_state non-NULL, step 3 comes in the same statement when it
- * can (see callbacks_insert_update): the order is moved to *first_state
- * if it is still version xmin, and *updated says whether it was.  If the
- * two cannot share a statement, *updated is set by a separate step 3
- * (callbacks_update_order_row) after the inbox row is written.
  */
 static bool
 callbacks_insert_inbox(const CallbackFacts *f, const CallbackDecision *d,
-					   bool applied, const OrderState *first_state,
-					   TransactionId xmin, TimestampTz *received_at,
-					   bool *updated)
+					   bool applied, TimestampTz *received_at)
 {
-	Datum		args[18];
-	char		nulls[18];
+	Datum		args[13];
+	char		nulls[13];
 	bool		null;
-	bool		together = first_state != NULL && !callbacks_tables_have_rules();
 
 	memset(nulls, ' ', sizeof(nulls));
 	args[0] = CStringGetTextDatum(f->channel);
@@ -810,28 +726,12 @@ callbacks_insert_inbox(const CallbackFacts *f, const CallbackDecision *d,
 	args[10] = BoolGetDatum(applied);
 	args[11] = CStringGetTextDatum(f->source);
 	args[12] = BoolGetDatum(d->review);
-	if (together)
-	{
-		args[13] = CStringGetTextDatum(OrderStateName(*first_state));
-		args[14] = Int64GetDatum(d->paid_amount);
-		args[15] = Int64GetDatum(d->refunded_amount);
-		args[16] = BoolGetDatum(d->set_payment);
-		args[17] = TransactionIdGetDatum(xmin);
-		PayconsExecPlan(&callbacks_insert_update, args, nulls, 0);
-	}
-	else
-		PayconsExecPlan(&callbacks_insert, args, nulls, 0);
+	PayconsExecPlan(&callbacks_insert, args, nulls, 0);
 	if (SPI_processed == 0)
 		return false;
 	*received_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
 													 SPI_tuptable->tupdesc,
 													 1, &null));
-	if (together)
-		*updated = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc,
-											  2, &null));
-	else if (first_state != NULL)
-		*updated = callbacks_update_order_row(f, d, *first_state, xmin);
 	return true;
 }
 
@@ -850,8 +750,7 @@ callbacks_first_delivery(const CallbackFacts *f, HeapTuple tup, TupleDesc desc,
 	TransactionId xmin = InvalidTransactionId;
 	bool		found;
 	bool		want_update;
-	bool		still_valid = false;
-	OrderState	first_state;
+	bool		still_valid;
 	int			next_step = 0;
 
 	memset(&order, 0, sizeof(order));
@@ -862,15 +761,10 @@ callbacks_first_delivery(const CallbackFacts *f, HeapTuple tup, TupleDesc desc,
 		callbacks_check_foreign_refund(f, &order);
 	PayconsCallbackDecide(f, found, &order, &d);
 	want_update = d.nsteps > 0 || d.write_order;
-	first_state = d.nsteps > 0 ? d.steps[0] : order.state;
 
-	/*
-	 * 2. the inbox row: only the first delivery of this key writes it; and
-	 * with it, if the decision changes the order, 3. the first change
-	 */
+	/* 2. the inbox row: only the first delivery of this key writes it */
 	if (!callbacks_insert_inbox(f, &d, want_update || d.refund_reason != NULL,
-								want_update ? &first_state : NULL, xmin,
-								&r->first_seen, &still_valid))
+								&r->first_seen))
 	{
 		/*
 		 * Another delivery of this key committed after step 1 (we waited
@@ -889,8 +783,12 @@ callbacks_first_delivery(const CallbackFacts *f, HeapTuple tup, TupleDesc desc,
 	}
 	r->has_first_seen = true;
 
-	/* 3. without a change: is the order still what step 1 read? */
-	if (!want_update)
+	/* 3. the first change, if the order is still what step 1 read */
+	if (want_update)
+		still_valid = callbacks_update_order_row(f, &d,
+												 d.nsteps > 0 ? d.steps[0] : order.state,
+												 xmin);
+	else
 	{
 		TransactionId now_xmin = InvalidTransactionId;
 

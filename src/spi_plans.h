@@ -22,7 +22,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 
-#define PAYCONS_PLAN_MAX_ARGS 20
+#define PAYCONS_PLAN_MAX_ARGS 16
 
 typedef struct PayconsPlan
 {
