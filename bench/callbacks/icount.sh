@@ -49,7 +49,7 @@ jit = off
 EOF
 as_pg "$BIN/pg_ctl" -D "$dir/data" -l "$dir/log" start -w >/dev/null
 export PGHOST=$dir PGPORT=$port PGUSER=postgres
-bash "$here/setup.sh" "$db" 2>&1 | grep -v NOTICE || true
+ORDERS=20000 PAID=10000 bash "$here/setup.sh" "$db" 2>&1 | grep -v NOTICE || true
 for v in c p f; do bash "$here/pool.sh" "$db" "$v" $((4 * N + 100)) >/dev/null; done
 psql -X -q -d "$db" -c "CHECKPOINT"
 as_pg "$BIN/pg_ctl" -D "$dir/data" stop -w >/dev/null
