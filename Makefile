@@ -67,11 +67,13 @@ installcheck-tap-skipped:
 	@echo '      Run "make installcheck" as an ordinary user, or "make test" (runs them as the postgres OS user).'
 endif
 
-# libFuzzer targets of the channel parsers (clang; FUZZ_SECONDS per target,
-# default 60); not part of `make test`
+# Every libFuzzer target, test/fuzz/fuzz_*.c (clang; FUZZ_SECONDS per
+# target, default 60; FUZZ_TARGETS="money statement" for some of them);
+# not part of `make test`.  See test/fuzz/run.sh and doc/reliability.md.
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
 fuzz:
-	FUZZ_SECONDS=$(FUZZ_SECONDS) bash test/fuzz/run.sh
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash test/fuzz/run.sh $(FUZZ_TARGETS)
 
 demo:
 	bash test/demo.sh
@@ -79,9 +81,9 @@ demo:
 bench:
 	bash bench/run.sh
 
-# libFuzzer target of the statement parsers (clang); FUZZ_SECONDS, default 60
+# the statement parsers' target alone (an alias of FUZZ_TARGETS=statement)
 fuzz-statement:
-	bash test/fuzz/run_statement.sh $(FUZZ_SECONDS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash test/fuzz/run.sh statement
 
 # issue 13: a bounded soak under mixed load (not part of `make test`);
 # SOAK_MINUTES=n changes its length (default 10).  See doc/reliability.md.
