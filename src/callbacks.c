@@ -1,9 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * callbacks.c
- *	  paycons.apply_callback(): apply a payment channel's payment or refund
- *	  notice to its order exactly once, whatever the channel does (replays,
- *	  concurrent deliveries, out-of-order notices, late money, forgeries).
+ *	  The exactly-once path of paycons.apply_callback() (whose arguments
+ *	  apply_callback.c checks) and apply_notification: apply a payment
+ *	  channel's payment or refund notice to its order exactly once, whatever
+ *	  the channel does (replays, concurrent deliveries, out-of-order
+ *	  notices, late money, forgeries).
  *
  * The inbox paycons.callbacks has primary key (channel, channel_txn_id).
  * The first delivery of a key decides the outcome and writes it there,
@@ -79,17 +81,9 @@
 #include "spi_plans.h"
 #include "validate.h"
 
-PG_FUNCTION_INFO_V1(paycons_apply_callback);
-
-/* Size limits (documented in doc/callbacks.md) */
-#define CALLBACKS_MAX_PAYLOAD		65536	/* bytes of jsonb */
-#define CALLBACKS_MAX_SIGNATURE		1024	/* bytes */
-#define CALLBACKS_MAX_SIGNED_BODY	1048576 /* bytes */
-
 static bool callbacks_text_eq(Datum d, const char *s);
 static char *callbacks_text_col(HeapTuple tup, TupleDesc desc, int col,
 								MemoryContext cxt);
-static void callbacks_check_args(FunctionCallInfo fcinfo, CallbackFacts *f);
 static void callbacks_answer_stored(const CallbackFacts *f, HeapTuple tup,
 									TupleDesc desc, int first,
 									CallbackResult *r, MemoryContext caller);
@@ -105,7 +99,6 @@ static bool callbacks_update_order_row(const CallbackFacts *f,
 									   TransactionId expect_xmin);
 static bool callbacks_read_order(HeapTuple tup, TupleDesc desc, int first,
 								 CallbackOrder *o, TransactionId *xmin);
-static TupleDesc callbacks_result_desc(FunctionCallInfo fcinfo);
 
 /*
  * The plans.  All are prepared generic (CURSOR_OPT_GENERIC_PLAN): they are probes of primary keys whose best plan does not
@@ -331,114 +324,6 @@ callbacks_text_col(HeapTuple tup, TupleDesc desc, int col, MemoryContext cxt)
 	memcpy(s, VARDATA_ANY(t), len);
 	s[len] = '\0';
 	return s;
-}
-
-/*
- * Check the arguments; raise a specific error for the first bad one.
- * Nothing has been written yet.
- */
-static void
-callbacks_check_args(FunctionCallInfo fcinfo, CallbackFacts *f)
-{
-	char	   *s;
-
-	PayconsRequireArg(fcinfo, 0, "channel");
-	PayconsRequireArg(fcinfo, 1, "channel_txn_id");
-	PayconsRequireArg(fcinfo, 2, "order_id");
-	PayconsRequireArg(fcinfo, 3, "kind");
-	PayconsRequireArg(fcinfo, 4, "status");
-	PayconsRequireArg(fcinfo, 5, "amount");
-	PayconsRequireArg(fcinfo, 6, "currency");
-	PayconsRequireArg(fcinfo, 10, "source");
-
-	f->channel = PayconsCheckId(PG_GETARG_TEXT_PP(0), "channel",
-								PAYCONS_MAX_CHANNEL);
-	f->txn_id = PayconsCheckId(PG_GETARG_TEXT_PP(1), "channel_txn_id",
-							   PAYCONS_MAX_TXN_ID);
-	f->order_id = PayconsCheckId(PG_GETARG_TEXT_PP(2), "order_id",
-								 PAYCONS_MAX_ORDER_ID);
-
-	s = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	if (strcmp(s, "payment") == 0)
-		f->refund = false;
-	else if (strcmp(s, "refund") == 0)
-		f->refund = true;
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_PAYCONS_INVALID_CALLBACK_KIND),
-				 errmsg("invalid callback kind: \"%s\"", s),
-				 errhint("The kind is \"payment\" or \"refund\".")));
-	f->kind = f->refund ? "refund" : "payment";
-
-	s = text_to_cstring(PG_GETARG_TEXT_PP(4));
-	if (strcmp(s, "success") == 0)
-		f->success = true;
-	else if (strcmp(s, "failed") == 0)
-		f->success = false;
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_PAYCONS_INVALID_CALLBACK_STATUS),
-				 errmsg("invalid callback status: \"%s\"", s),
-				 errhint("The status is \"success\" or \"failed\".")));
-	f->status = f->success ? "success" : "failed";
-
-	f->amount = PG_GETARG_INT64(5);
-	PayconsCheckAmount(f->amount, "amount");
-	f->currency = PayconsCheckCurrency(PG_GETARG_TEXT_PP(6));
-
-	f->payload = PG_ARGISNULL(7) ? NULL : PG_GETARG_JSONB_P(7);
-	if (f->payload != NULL && VARSIZE(f->payload) > CALLBACKS_MAX_PAYLOAD)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("payload of callback \"%s\" is too large: %zu bytes",
-						f->txn_id, (size_t) VARSIZE(f->payload)),
-				 errdetail("The maximum is %d bytes.", CALLBACKS_MAX_PAYLOAD),
-				 errhint("Keep the fields reconciliation needs, not the whole notice.")));
-
-	f->signature = PG_ARGISNULL(8) ? NULL : PG_GETARG_TEXT_PP(8);
-	if (f->signature != NULL &&
-		VARSIZE_ANY_EXHDR(f->signature) > CALLBACKS_MAX_SIGNATURE)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("signature of callback \"%s\" is too long: %zu bytes",
-						f->txn_id, (size_t) VARSIZE_ANY_EXHDR(f->signature)),
-				 errdetail("The maximum is %d bytes.", CALLBACKS_MAX_SIGNATURE)));
-
-	f->signed_body = PG_ARGISNULL(9) ? NULL : PG_GETARG_TEXT_PP(9);
-	if (f->signed_body != NULL &&
-		VARSIZE_ANY_EXHDR(f->signed_body) > CALLBACKS_MAX_SIGNED_BODY)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("signed body of callback \"%s\" is too large: %zu bytes",
-						f->txn_id, (size_t) VARSIZE_ANY_EXHDR(f->signed_body)),
-				 errdetail("The maximum is %d bytes.", CALLBACKS_MAX_SIGNED_BODY)));
-
-	s = text_to_cstring(PG_GETARG_TEXT_PP(10));
-	if (strcmp(s, "callback") == 0)
-		f->source = "callback";
-	else if (strcmp(s, "query") == 0)
-		f->source = "query";
-	else if (strcmp(s, "statement") == 0)
-	{
-		/*
-		 * A statement line carries no signature of its own: the statement is
-		 * the channel's record, loaded by the operator.  Only the extension
-		 * owner (reconcile_statement runs as the owner) may claim it, or any
-		 * role could skip the signature check by saying so.
-		 */
-		if (!has_privs_of_role(GetUserId(), PayconsOwnerOid()))
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("permission denied to apply callback \"%s\" with source \"statement\"",
-							f->txn_id),
-					 errhint("Statement lines are applied by paycons.reconcile_statement().")));
-		f->source = "statement";
-	}
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_PAYCONS_INVALID_CALLBACK_SOURCE),
-				 errmsg("invalid callback source: \"%s\"", s),
-				 errhint("The source is \"callback\", \"query\" or \"statement\".")));
 }
 
 /*
@@ -934,25 +819,6 @@ PayconsApplyCallback(const CallbackFacts *f, bool verify_signature,
 				   callbacks_apply_work, &w);
 }
 
-/* The blessed result descriptor, cached for the life of the call site */
-static TupleDesc
-callbacks_result_desc(FunctionCallInfo fcinfo)
-{
-	TupleDesc	desc = (TupleDesc) fcinfo->flinfo->fn_extra;
-
-	if (desc == NULL)
-	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-
-		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "function returning a row called in a context that cannot accept it");
-		desc = BlessTupleDesc(CreateTupleDescCopy(desc));
-		MemoryContextSwitchTo(oldcxt);
-		fcinfo->flinfo->fn_extra = desc;
-	}
-	return desc;
-}
-
 /*
  * For apply_notification (callbacks.h): facts verified by a channel
  * protocol take the apply path without the HMAC check of a signature
@@ -980,49 +846,4 @@ PayconsApplyVerifiedFacts(const char *channel, const char *txn_id,
 	f.payload = payload;
 	f.source = source;
 	PayconsApplyCallback(&f, false, r, "paycons.apply_notification()");
-}
-
-/*
- * paycons.apply_callback(channel, channel_txn_id, order_id, kind, status,
- *		amount, currency, payload, signature, signed_body, source)
- *	 -> (outcome, state, duplicate, first_seen_at, ack)
- *
- * See the file header for the protocol and doc/callbacks.md for the
- * outcomes.  Bad arguments raise before anything is written; a missing or
- * bad signature (when the channel requires one) returns "bad_signature"
- * having changed nothing but the channel's counter.
- */
-Datum
-paycons_apply_callback(PG_FUNCTION_ARGS)
-{
-	CallbackFacts f;
-	CallbackResult r;
-	TupleDesc	desc;
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
-
-	memset(&f, 0, sizeof(f));
-	callbacks_check_args(fcinfo, &f);
-	desc = callbacks_result_desc(fcinfo);
-
-	/* statement lines are vouched for by the statement (owner only) */
-	PayconsApplyCallback(&f, strcmp(f.source, "statement") != 0, &r,
-						 "paycons.apply_callback()");
-
-	values[0] = CStringGetTextDatum(r.outcome);
-	if (r.has_state)
-		values[1] = OrderStateGetDatum(r.state);
-	else
-		nulls[1] = true;
-	values[2] = BoolGetDatum(r.duplicate);
-	if (r.has_first_seen)
-		values[3] = TimestampTzGetDatum(r.first_seen);
-	else
-		nulls[3] = true;
-	if (r.ack != NULL)
-		values[4] = CStringGetTextDatum(r.ack);
-	else
-		nulls[4] = true;
-
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

@@ -200,3 +200,26 @@ PayconsReturnRow(FunctionCallInfo fcinfo, MemoryContext caller)
 
 	return HeapTupleGetDatum(result);
 }
+
+/*
+ * The blessed result row descriptor of a function returning a composite,
+ * made once per call site and kept in fn_extra (fn_mcxt lives as long as
+ * the call site).
+ */
+TupleDesc
+PayconsResultDesc(FunctionCallInfo fcinfo)
+{
+	TupleDesc	desc = (TupleDesc) fcinfo->flinfo->fn_extra;
+
+	if (desc == NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "function returning a row called in a context that cannot accept it");
+		desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+		MemoryContextSwitchTo(oldcxt);
+		fcinfo->flinfo->fn_extra = desc;
+	}
+	return desc;
+}

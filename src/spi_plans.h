@@ -37,5 +37,6 @@ extern SPIPlanPtr PayconsPlanGet(PayconsPlan *p);
 extern int	PayconsExecPlan(PayconsPlan *p, Datum *values, const char *nulls,
 							long tcount);
 extern Datum PayconsReturnRow(FunctionCallInfo fcinfo, MemoryContext caller);
+extern TupleDesc PayconsResultDesc(FunctionCallInfo fcinfo);
 
 #endif							/* PAYCONS_SPI_PLANS_H */

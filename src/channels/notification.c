@@ -328,25 +328,6 @@ notify_check_id(const char *s, const char *what, int maxbytes)
 	return PayconsCheckId(cstring_to_text(s), what, maxbytes);
 }
 
-/* The blessed result descriptor, cached for the life of the call site */
-static TupleDesc
-notify_result_desc(FunctionCallInfo fcinfo)
-{
-	TupleDesc	desc = (TupleDesc) fcinfo->flinfo->fn_extra;
-
-	if (desc == NULL)
-	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-
-		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "function returning a row called in a context that cannot accept it");
-		desc = BlessTupleDesc(CreateTupleDescCopy(desc));
-		MemoryContextSwitchTo(oldcxt);
-		fcinfo->flinfo->fn_extra = desc;
-	}
-	return desc;
-}
-
 /*
  * paycons.apply_notification(channel text, body text, headers jsonb)
  *	 -> (outcome, state, duplicate, first_seen_at, ack_status, ack_body,
@@ -397,7 +378,7 @@ paycons_apply_notification(PG_FUNCTION_ARGS)
 				 errmsg("headers of a notification for channel \"%s\" are too large: %zu bytes",
 						ch.name, (size_t) VARSIZE(headers)),
 				 errdetail("The maximum is %d bytes.", NOTIFY_MAX_HEADERS)));
-	desc = notify_result_desc(fcinfo);
+	desc = PayconsResultDesc(fcinfo);
 
 	/* 1. the channel and its keys */
 	memset(&w, 0, sizeof(w));
