@@ -90,13 +90,25 @@ decide_for_order(const CallbackFacts *f, const CallbackOrder *o,
 			case OS_CLOSED:
 			case OS_CANCELLED:
 				/* money after the order was given up: give it back */
-				decide_step(d, OS_REFUNDING);
-				if (same_currency)
-					d->paid_amount = decide_add(o->paid_amount, f->amount,
-												   f->order_id);
-				d->set_payment = !o->has_txn_id;
 				d->refund_reason = "late_payment";
 				d->outcome = "late_payment";
+				if (!same_currency)
+				{
+					/*
+					 * Money in another currency is not the order's money:
+					 * it never counts in paid_amount, so it cannot take the
+					 * order to refunding (whose end, refunded, is reached
+					 * when refunded_amount catches up with paid_amount).
+					 * Its refund compensation alone gives it back, as for
+					 * foreign money refunded after a review; the order
+					 * stays closed or cancelled.
+					 */
+					break;
+				}
+				decide_step(d, OS_REFUNDING);
+				d->paid_amount = decide_add(o->paid_amount, f->amount,
+											   f->order_id);
+				d->set_payment = !o->has_txn_id;
 				break;
 
 			case OS_NEEDS_REVIEW:
@@ -146,6 +158,17 @@ decide_for_order(const CallbackFacts *f, const CallbackOrder *o,
 			 * leaves the order's amounts, which are in its own currency.
 			 */
 			d->outcome = "applied";
+
+			/*
+			 * An order that holds nothing of its currency any more and
+			 * still waits in refunding for this refund ends refunded.
+			 * Only the library before issue 12 left orders so: it moved a
+			 * closed or cancelled order to refunding for a late payment in
+			 * another currency.
+			 */
+			if (o->state == OS_REFUNDING &&
+				o->paid_amount <= o->refunded_amount)
+				decide_step(d, OS_REFUNDED);
 			return;
 		}
 		if (!same_currency)

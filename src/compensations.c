@@ -77,6 +77,15 @@ static PayconsPlan comp_insert = {
 	5, {TEXTOID, TEXTOID, OIDOID, JSONBOID, OIDOID}, 0, NULL
 };
 
+/* A step recorded as done at once: money the channel already returned */
+static PayconsPlan comp_insert_done = {
+	"INSERT INTO paycons.compensations AS c (order_id, action, args, run_as,"
+	" state, done_at, detail)"
+	" VALUES ($1, $2, $3, $4::pg_catalog.regrole, 'done', pg_catalog.now(), $5)"
+	" ON CONFLICT ON CONSTRAINT compensations_order_action DO NOTHING",
+	5, {TEXTOID, TEXTOID, JSONBOID, OIDOID, TEXTOID}, 0, NULL
+};
+
 static PayconsPlan comp_find = {
 	"SELECT id FROM paycons.compensations"
 	" WHERE order_id OPERATOR(pg_catalog.=) $1 AND action OPERATOR(pg_catalog.=) $2",
@@ -614,6 +623,37 @@ comp_complete(int64 id, bool ok, const char *detail)
 	if (strcmp(TextDatumGetCString(values[1]), "dead") == 0)
 		PayconsExecPlan(&comp_emit_dead, values, NULL, 0);
 	PayconsExecPlan(&comp_select, &arg, NULL, 1);
+}
+
+/*
+ * Complete external step id as done, with detail (the caller is connected
+ * to SPI and runs as the owner): a review found the money it asks for
+ * already returned.  Completing a done step again changes nothing.
+ */
+void
+PayconsCompleteCompensation(int64 id, const char *detail)
+{
+	comp_complete(id, true, detail);
+}
+
+/*
+ * Record an external step that is done already, without sending anything:
+ * a refund the channel made before paycons asked for it (the caller is
+ * connected to SPI and runs as the owner).  A step of that (order_id,
+ * action) that exists already is left as it is.
+ */
+void
+PayconsRecordDoneCompensation(const char *order_id, const char *action,
+							  Datum args, const char *detail)
+{
+	Datum		values[5];
+
+	values[0] = CStringGetTextDatum(order_id);
+	values[1] = CStringGetTextDatum(action);
+	values[2] = args;
+	values[3] = ObjectIdGetDatum(GetUserId());
+	values[4] = CStringGetTextDatum(detail);
+	PayconsExecPlan(&comp_insert_done, values, NULL, 0);
 }
 
 /*

@@ -285,7 +285,10 @@ SELECT 'needs_review_without_reason', m.order_id,
    AND m.review_refunds OPERATOR(pg_catalog.=) 0
 
 -- 11. money to give back has its refund: late and duplicate payments,
--- and payments refunded by a review (in the order's currency)
+-- and payments refunded by a review (in the order's currency); for a
+-- review, the part the channel had returned already (an over-refund
+-- before the decision) is the done compensation refund:<txn>:returned,
+-- and refund:<txn> asks for the rest
 UNION ALL
 SELECT 'refund_compensation_missing', a.order_id,
        pg_catalog.format('payment %%s %%s of %%s %%s (%%s%%s) has no compensation refund:%%s of that amount',
@@ -304,6 +307,17 @@ SELECT 'refund_compensation_missing', a.order_id,
            AND k.action OPERATOR(pg_catalog.=) ('refund:' OPERATOR(pg_catalog.||) a.channel_txn_id)
            AND (k.args OPERATOR(pg_catalog.->) 'amount') OPERATOR(pg_catalog.=) pg_catalog.to_jsonb(a.amount)
            AND (k.args OPERATOR(pg_catalog.->>) 'currency') OPERATOR(pg_catalog.=) a.currency)
+   AND NOT (a.review OPERATOR(pg_catalog.=) 'refunded'
+            AND COALESCE((
+                SELECT pg_catalog.sum((k.args OPERATOR(pg_catalog.->>) 'amount')::pg_catalog.numeric)
+                  FROM paycons.compensations k
+                 WHERE k.order_id OPERATOR(pg_catalog.=) a.order_id
+                   AND k.action OPERATOR(pg_catalog.=) ANY (ARRAY[
+                           'refund:' OPERATOR(pg_catalog.||) a.channel_txn_id,
+                           'refund:' OPERATOR(pg_catalog.||) a.channel_txn_id OPERATOR(pg_catalog.||) ':returned'])
+                   AND (k.args OPERATOR(pg_catalog.->>) 'currency') OPERATOR(pg_catalog.=) a.currency
+                   AND pg_catalog.jsonb_typeof(k.args OPERATOR(pg_catalog.->) 'amount') OPERATOR(pg_catalog.=) 'number'),
+                0) OPERATOR(pg_catalog.=) a.amount::pg_catalog.numeric)
 
 -- 12. money in another currency is never kept: each such payment not
 -- waiting in review has a refund of that currency
