@@ -33,7 +33,9 @@
 # is shared; its load average is logged.
 #
 # Env: LINES (100000), ROUNDS (3), OUT (bench/RESULTS-statements.md,
-# overwritten), KEEP (set: keep the databases), TMPDIR.
+# overwritten), KEEP (set: keep the databases), REUSE (set: use the template
+# a KEEP run left, of the same LINES; valid only while the extension's SQL
+# is unchanged, e.g. between C changes), TMPDIR.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 LINES=${LINES:-100000}
@@ -58,21 +60,30 @@ log ""
 
 # ---------------------------------------------------------------------------
 # Setup: the template database
+setup() {
+	dropdb --if-exists "$BASE"
+	createdb "$BASE"
+	local start=$SECONDS t0 t1
+	"${PSQL[@]}" -d "$BASE" -v n="$LINES" -f "$HERE/setup.sql" >/dev/null
+	log "setup: $LINES orders and their callbacks in $((SECONDS - start)) s (load $(load))"
+	"${PSQL[@]}" -d "$BASE" -At -f "$HERE/bill.sql" >"$WORK/bill.csv"
+	t0=$(date +%s.%N)
+	"${PSQL[@]}" -d "$BASE" -c "\\copy upload (line) FROM '$WORK/bill.csv' (FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e')"
+	t1=$(date +%s.%N)
+	log "bill: $(wc -l <"$WORK/bill.csv") lines, $(($(stat -c %s "$WORK/bill.csv") / 1048576)) MB;" \
+		"COPY into the upload table $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", (b - a) * 1000}') ms (not timed below)"
+	"${PSQL[@]}" -d "$BASE" -v lines_table=ref_lines -f "$HERE/sqlload.sql"
+	"${PSQL[@]}" -d "$BASE" -c 'CREATE TABLE ref_lines_b (LIKE ref_lines INCLUDING ALL)' \
+		-c 'VACUUM (ANALYZE)' -c 'CHECKPOINT'
+	rm -f "$WORK/bill.csv"
+}
 dropdb --if-exists "$RUN"
-dropdb --if-exists "$BASE"
-createdb "$BASE"
-start=$SECONDS
-"${PSQL[@]}" -d "$BASE" -v n="$LINES" -f "$HERE/setup.sql" >/dev/null
-log "setup: $LINES orders and their callbacks in $((SECONDS - start)) s (load $(load))"
-"${PSQL[@]}" -d "$BASE" -At -f "$HERE/bill.sql" >"$WORK/bill.csv"
-t0=$(date +%s.%N)
-"${PSQL[@]}" -d "$BASE" -c "\\copy upload (line) FROM '$WORK/bill.csv' (FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e')"
-t1=$(date +%s.%N)
-log "bill: $(wc -l <"$WORK/bill.csv") lines, $(($(stat -c %s "$WORK/bill.csv") / 1048576)) MB; COPY into the upload table $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", (b - a) * 1000}') ms (not timed below)"
-"${PSQL[@]}" -d "$BASE" -v lines_table=ref_lines -f "$HERE/sqlload.sql"
-"${PSQL[@]}" -d "$BASE" -c 'CREATE TABLE ref_lines_b (LIKE ref_lines INCLUDING ALL)' \
-	-c 'VACUUM (ANALYZE)' -c 'CHECKPOINT'
-rm -f "$WORK/bill.csv"
+if [[ -n ${REUSE:-} ]] &&
+	[[ $("${PSQL[@]}" -d "$BASE" -At -c 'SELECT count(*) FROM seed' 2>/dev/null) == "$LINES" ]]; then
+	log "setup: reusing the template database $BASE ($LINES orders)"
+else
+	setup
+fi
 
 # ---------------------------------------------------------------------------
 # One round: prints "antijoin_ms sqlload_ms load_ms reconcile_ms"
