@@ -51,6 +51,7 @@
 #include "statement_parse.h"
 #include "statement_source.h"
 #include "statement_write.h"
+#include "subxact.h"
 #include "validate.h"
 
 PG_FUNCTION_INFO_V1(paycons_load_statement);
@@ -237,9 +238,11 @@ stmt_raise(StmtLoad *ld)
 
 /*
  * One pass over the file: its digest, and with load the lines parsed and
- * inserted.
+ * inserted.  False if the upload table, read in its physical order, turned
+ * out not to be in line_no order (statement_source.c): then neither the
+ * digest nor the lines are to be trusted.
  */
-static void
+static bool
 stmt_pass(StmtLoad *ld, bool load)
 {
 	pg_cryptohash_ctx *sha = pg_cryptohash_create(PG_SHA256);
@@ -282,6 +285,11 @@ stmt_pass(StmtLoad *ld, bool load)
 				break;
 		}
 	}
+	if (ld->source.disordered)
+	{
+		pg_cryptohash_free(sha);
+		return false;
+	}
 	if (load)
 	{
 		if (StmtParserFinish(ld->parser) == STMT_ERROR)
@@ -293,6 +301,51 @@ stmt_pass(StmtLoad *ld, bool load)
 	pg_cryptohash_free(sha);
 	for (i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
 		snprintf(ld->digest + 2 * i, 3, "%02x", digest[i]);
+	return true;
+}
+
+/* The file's digest only: in physical order if that is line_no order */
+static void
+stmt_digest(StmtLoad *ld)
+{
+	ld->source.sorted = false;
+	if (stmt_pass(ld, false))
+		return;
+	ld->source.sorted = true;
+	(void) stmt_pass(ld, false);
+}
+
+/* The fast pass over the lines, in a subtransaction (PayconsItemFn) */
+static void
+stmt_fast_pass(void *arg)
+{
+	if (!stmt_pass((StmtLoad *) arg, true))
+		elog(ERROR, "upload table not in line_no order");	/* caught below */
+}
+
+/*
+ * Parse and insert the lines.  First the fast way, in a subtransaction:
+ * an upload table in its physical order, plain INSERTs.  If that fails for
+ * any reason (the table is not in line_no order, a duplicate transaction
+ * id makes an INSERT fail with the primary key's unique violation, a bad
+ * line), it is undone and the file is loaded again the careful way: an
+ * upload table sorted, a duplicate skipped and then named with its twin in
+ * a PC error; any other error is raised again as it is.  A cancel is not
+ * retried.  Every write is the same INSERT either way.
+ */
+static void
+stmt_load_lines(StmtLoad *ld)
+{
+	ErrorData  *edata;
+
+	ld->source.sorted = false;
+	ld->writer.careful = false;
+	if (PayconsTryItem(stmt_fast_pass, ld, &edata))
+		return;
+	FreeErrorData(edata);
+	ld->source.sorted = true;
+	ld->writer.careful = true;
+	(void) stmt_pass(ld, true);
 }
 
 /* Build the function's result row */
@@ -450,7 +503,7 @@ stmt_load(FunctionCallInfo fcinfo, StmtLoad *ld, MemoryContext upper)
 
 	if (have_file)
 	{
-		stmt_pass(ld, false);
+		stmt_digest(ld);
 		if (old_digest != NULL && strcmp(old_digest, ld->digest) == 0 &&
 			strcmp(old_format, StmtFormatName(ld->format)) == 0)
 			return stmt_unchanged(fcinfo, ld, values, file_id, upper);
@@ -482,7 +535,7 @@ stmt_load(FunctionCallInfo fcinfo, StmtLoad *ld, MemoryContext upper)
 	ld->writer.file_id = file_id;
 	ld->writer.format = ld->format;
 
-	stmt_pass(ld, true);
+	stmt_load_lines(ld);
 
 	totals = StmtWriterTotals(&ld->writer);
 	stmt_record_file(ld, totals);

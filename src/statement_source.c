@@ -6,6 +6,12 @@
  *	  paycons.load_statement_upload() (column "line" in the order of
  *	  column "line_no"), read through an SPI cursor a batch at a time.
  *
+ * An upload table is read in its physical order first: a table filled by
+ * COPY has its rows there in line_no order, and sorting a large one costs
+ * more than the rest of the read.  The order is checked row by row; the
+ * first row out of it stops the read (StmtSource.disordered), and the
+ * caller reads the table again sorted.
+ *
  * The upload table is read by the extension owner (the loader runs as the
  * owner), so it is checked here first: a plain or partitioned table with
  * the two columns, which the caller may read in full (SELECT on it or on
@@ -95,8 +101,9 @@ StmtSourceSetUpload(StmtSource *src, Oid relid)
 	nspname = get_namespace_name(get_rel_namespace(relid));
 	memset(src, 0, sizeof(StmtSource));
 	src->upload = relid;
-	src->upload_sql = psprintf("SELECT u.line FROM %s u ORDER BY u.line_no",
+	src->upload_sql = psprintf("SELECT CAST(u.line_no AS pg_catalog.int8), u.line FROM %s u",
 							   quote_qualified_identifier(nspname, relname));
+	src->upload_sorted_sql = psprintf("%s ORDER BY u.line_no", src->upload_sql);
 }
 
 /* Start reading the file from its first line */
@@ -108,10 +115,26 @@ StmtSourceOpen(StmtSource *src)
 		return;
 
 	/* the caller's right to read it was checked (StmtSourceSetUpload) */
-	src->portal = SPI_cursor_open_with_args(NULL, src->upload_sql, 0, NULL,
-											NULL, NULL, true, 0);
+	src->portal = SPI_cursor_open_with_args(NULL,
+											src->sorted ? src->upload_sorted_sql : src->upload_sql,
+											0, NULL, NULL, NULL, true, 0);
 	src->rows = NULL;
 	src->nrows = src->row = 0;
+	src->disordered = false;
+	src->last_line_no = PG_INT64_MIN;
+}
+
+/* Stop reading: the rest of the table is not read */
+static bool
+stmt_source_end(StmtSource *src)
+{
+	if (src->rows != NULL)
+		SPI_freetuptable(src->rows);
+	src->rows = NULL;
+	if (src->portal != NULL)
+		SPI_cursor_close(src->portal);
+	src->portal = NULL;
+	return false;
 }
 
 bool
@@ -125,10 +148,26 @@ StmtSourceNext(StmtSource *src, const char **line, size_t *len)
 	{
 		if (src->rows != NULL && src->row < src->nrows)
 		{
+			HeapTuple	tup = src->rows->vals[src->row];
 			bool		isnull;
-			Datum		d = SPI_getbinval(src->rows->vals[src->row],
-										  src->rows->tupdesc, 1, &isnull);
+			Datum		no = SPI_getbinval(tup, src->rows->tupdesc, 1, &isnull);
+			Datum		d;
 
+			/*
+			 * Read in the table's physical order, the rows must come in
+			 * strictly increasing line_no (as COPY into an identity column
+			 * leaves them); else the caller reads it again sorted.
+			 */
+			if (!src->sorted)
+			{
+				if (isnull || DatumGetInt64(no) <= src->last_line_no)
+				{
+					src->disordered = true;
+					return stmt_source_end(src);
+				}
+				src->last_line_no = DatumGetInt64(no);
+			}
+			d = SPI_getbinval(tup, src->rows->tupdesc, 2, &isnull);
 			src->row++;
 			if (isnull)
 			{
@@ -159,12 +198,6 @@ StmtSourceNext(StmtSource *src, const char **line, size_t *len)
 		src->nrows = SPI_processed;
 		src->row = 0;
 		if (src->nrows == 0)
-		{
-			SPI_freetuptable(src->rows);
-			src->rows = NULL;
-			SPI_cursor_close(src->portal);
-			src->portal = NULL;
-			return false;
-		}
+			return stmt_source_end(src);
 	}
 }

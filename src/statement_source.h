@@ -24,7 +24,11 @@ typedef struct StmtSource
 
 	/* or an upload table, read through SPI */
 	Oid			upload;
-	char	   *upload_sql;
+	char	   *upload_sql;		/* in physical order */
+	char	   *upload_sorted_sql;	/* ORDER BY line_no */
+	bool		sorted;			/* set by the caller: read it sorted */
+	bool		disordered;		/* out: physical order is not line_no order */
+	int64		last_line_no;
 	Portal		portal;
 	SPITupleTable *rows;
 	uint64		nrows;
@@ -44,7 +48,12 @@ extern void StmtSourceSetUpload(StmtSource *src, Oid relid);
 /* Start reading from the first line (connected to SPI for an upload table) */
 extern void StmtSourceOpen(StmtSource *src);
 
-/* The next line, without its terminator; false at the end of the file */
+/*
+ * The next line, without its terminator; false at the end of the file.
+ * Unless sorted, an upload table's row out of line_no order also answers
+ * false and sets disordered: then nothing read is to be trusted, and the
+ * file must be read again sorted.
+ */
 extern bool StmtSourceNext(StmtSource *src, const char **line, size_t *len);
 
 #endif							/* PAYCONS_STATEMENT_SOURCE_H */

@@ -5,10 +5,11 @@
  *	  counts and per-currency totals.
  *
  * The lines are inserted through SQL (a kept plan, executor, constraints,
- * triggers) in batches: each batch is one INSERT ... SELECT FROM
- * ROWS FROM (unnest(...)) of arrays built here.  A transaction id that is
- * already loaded (or twice in the file) is an error naming both places.
- * The caller runs as the extension owner, connected to SPI.
+ * triggers) in batches: each batch is one INSERT ... SELECT of the arrays
+ * built here, unnested.  A transaction id that is already loaded (or twice
+ * in the file) makes the plain INSERT fail; written carefully, the line is
+ * found and the error names both places.  The caller runs as the extension
+ * owner, connected to SPI.
  *
  * IDENTIFICATION
  *	  src/statement_write.c
@@ -55,25 +56,39 @@ struct StmtBatch
 	bool		line_ref_null[STMT_BATCH];
 };
 
+/*
+ * The batch as rows: the arrays unnested side by side in the select list
+ * (ProjectSet: row by row; ROWS FROM would first copy each array into a
+ * tuplestore).  Two plans of the one INSERT: plain, which a duplicate
+ * transaction id makes fail (unique violation), and careful, which skips
+ * the duplicate so that it can be found and named (stmt_report_duplicate).
+ */
+#define STMT_INSERT_SQL \
+	"INSERT INTO paycons.statement_lines" \
+	" (channel, statement_date, channel_txn_id, order_id, kind, amount, currency," \
+	"  fee, settled_at, fee_milli, line_no, original_txn_id, merchant_refund_id," \
+	"  line_ref, file_id)" \
+	" SELECT $1, $2, u.t, u.o, u.k, u.a, u.c, u.f," \
+	"  pg_catalog.timezone($3, CAST(u.s AS pg_catalog.timestamp))," \
+	"  u.fm, u.n, u.ot, u.mr, u.lr, $4" \
+	" FROM (SELECT pg_catalog.unnest($5) AS t, pg_catalog.unnest($6) AS o," \
+	"  pg_catalog.unnest($7) AS k, pg_catalog.unnest($8) AS a," \
+	"  pg_catalog.unnest($9) AS c, pg_catalog.unnest($10) AS f," \
+	"  pg_catalog.unnest($11) AS fm, pg_catalog.unnest($12) AS s," \
+	"  pg_catalog.unnest($13) AS n, pg_catalog.unnest($14) AS ot," \
+	"  pg_catalog.unnest($15) AS mr, pg_catalog.unnest($16) AS lr) u"
+#define STMT_INSERT_TYPES \
+	{TEXTOID, DATEOID, TEXTOID, INT8OID, \
+	 TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, \
+	 INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, \
+	 TEXTARRAYOID, TEXTARRAYOID}
+
 static PayconsPlan stmt_insert_plan = {
-	"INSERT INTO paycons.statement_lines"
-	" (channel, statement_date, channel_txn_id, order_id, kind, amount, currency,"
-	"  fee, settled_at, fee_milli, line_no, original_txn_id, merchant_refund_id,"
-	"  line_ref, file_id)"
-	" SELECT $1, $2, u.t, u.o, u.k, u.a, u.c, u.f,"
-	"  pg_catalog.timezone($3, CAST(u.s AS pg_catalog.timestamp)),"
-	"  u.fm, u.n, u.ot, u.mr, u.lr, $4"
-	" FROM ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6),"
-	"  pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9),"
-	"  pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12),"
-	"  pg_catalog.unnest($13), pg_catalog.unnest($14), pg_catalog.unnest($15),"
-	"  pg_catalog.unnest($16))"
-	" AS u(t, o, k, a, c, f, fm, s, n, ot, mr, lr)"
-	" ON CONFLICT DO NOTHING",
-	16, {TEXTOID, DATEOID, TEXTOID, INT8OID,
-		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID,
-		INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-	TEXTARRAYOID, TEXTARRAYOID}, 0, NULL
+	STMT_INSERT_SQL, 16, STMT_INSERT_TYPES, 0, NULL
+};
+
+static PayconsPlan stmt_insert_careful_plan = {
+	STMT_INSERT_SQL " ON CONFLICT DO NOTHING", 16, STMT_INSERT_TYPES, 0, NULL
 };
 
 static PayconsPlan stmt_find_plan = {
@@ -255,7 +270,8 @@ StmtWriterFlush(StmtWriter *w)
 	values[14] = stmt_array(b->merchant_refund, b->merchant_refund_null, n, TEXTOID);
 	values[15] = stmt_array(b->line_ref, b->line_ref_null, n, TEXTOID);
 
-	PayconsExecPlan(&stmt_insert_plan, values, NULL, 0);
+	PayconsExecPlan(w->careful ? &stmt_insert_careful_plan : &stmt_insert_plan,
+					values, NULL, 0);
 	if (SPI_processed != (uint64) n)
 		stmt_report_duplicate(w, b);
 

@@ -38,6 +38,7 @@ typedef struct StmtWriter
 	const char *time_zone;		/* of the lines' settled_at */
 	int64		file_id;
 	StmtFormat	format;			/* for messages */
+	bool		careful;		/* skip a duplicate and name it (slower) */
 
 	/* what went in */
 	int			lines;
@@ -59,8 +60,9 @@ extern void StmtWriterStart(StmtWriter *w);
 
 /*
  * Add a parsed line; a full batch is written (connected to SPI).  A
- * transaction id already loaded, or twice in the file, is an error naming
- * the line and where the other one is.
+ * transaction id already loaded, or twice in the file, is an error: the
+ * primary key's unique violation, or with careful a PC error naming the
+ * line and where the other one is.
  */
 extern void StmtWriterAdd(StmtWriter *w, const StmtLine *l);
 
