@@ -2,7 +2,7 @@
 # bench/run.sh -- build paycons, start a throwaway cluster the way the tests
 # do (test/lib.sh), run the benchmarks with short defaults, stop it.
 #
-# Usage: bash bench/run.sh [callbacks] [outbox] [worker]   (`make bench`: all)
+# Usage: bash bench/run.sh [callbacks] [outbox] [worker] [statements]   (`make bench`: all)
 #
 # Each bench/NAME/run.sh writes its results where it always does
 # (bench/RESULTS-NAME.md, overwritten); the console shows its output and
@@ -19,6 +19,8 @@
 #   outbox:    EVENTS [50000], SECONDS_UPD [5]
 #   worker:    WORKER_SMALL [100000] and WORKER_LARGE [1000000] orders,
 #              WORKER_RUNS [3]
+#   statements: LINES [100000] statement lines (1000000 for the issue 12
+#              figure), ROUNDS [3]
 # and any other knob the benchmark's own run.sh reads.
 set -euo pipefail
 
@@ -73,6 +75,9 @@ for b in "${BENCHES[@]}"; do
 		;;
 	worker)
 		bash "bench/$b/run.sh" "${WORKER_SMALL:-100000}" "${WORKER_LARGE:-1000000}" "${WORKER_RUNS:-3}" || rc=$?
+		;;
+	statements)
+		LINES=${LINES:-100000} ROUNDS=${ROUNDS:-3} bash "bench/$b/run.sh" || rc=$?
 		;;
 	*)
 		bash "bench/$b/run.sh" || rc=$?

@@ -62,6 +62,15 @@ SELECT status, lines, digest = (SELECT digest FROM paycons.statement_files WHERE
 SELECT paycons.set_channel('sl_ali2');
 SELECT status, lines, payments, refunds FROM paycons.load_statement_upload('sl_ali2', '2026-11-20', 'alipay_bill', 'upload');
 SELECT count(*) FROM paycons.statement_lines WHERE channel = 'sl_ali2';
+-- an upload table whose rows are not in line_no order on disk (the UPDATE
+-- moves the first line to the end): read sorted, it is the same file
+UPDATE upload SET line = line WHERE line_no = (SELECT min(line_no) FROM upload);
+SELECT (SELECT line_no FROM upload LIMIT 1) > (SELECT min(line_no) FROM upload) AS first_row_moved;
+SELECT paycons.set_channel('sl_ali3');
+SELECT status, lines, payments, refunds, digest = (SELECT digest FROM paycons.statement_files WHERE channel = 'sl_ali') AS same_digest
+  FROM paycons.load_statement_upload('sl_ali3', '2026-11-20', 'alipay_bill', 'upload');
+SELECT status FROM paycons.load_statement_upload('sl_ali3', '2026-11-20', 'alipay_bill', 'upload');
+SELECT count(*), min(line_no), max(line_no) FROM paycons.statement_lines WHERE channel = 'sl_ali3';
 
 -- another file for the same (channel, date): refused, then replaced
 SELECT pg_temp.try(format('SELECT paycons.load_statement(%L, %L, %L, %L)', 'sl_csv', '2026-11-21', 'csv',

@@ -3,9 +3,10 @@
  * statement_load.c
  *	  paycons.load_statement(channel, statement_date, format, content,
  *	  replace) and paycons.load_statement_upload(channel, statement_date,
- *	  format, upload regclass, replace): a channel's statement file, parsed
- *	  by statement_parse.c, into paycons.statement_lines, with one row per
- *	  file in paycons.statement_files.
+ *	  format, upload regclass, replace): a channel's statement file, read
+ *	  by statement_source.c, parsed by statement_parse.c and written by
+ *	  statement_write.c into paycons.statement_lines, with one row per file
+ *	  in paycons.statement_files.
  *
  * A file is known by the SHA-256 digest of its lines (each ended by LF, so
  * CRLF and LF copies of a file are the same file).  Loading the file again
@@ -15,11 +16,10 @@
  * line and the value, and the whole call is undone: nothing of the file is
  * kept.
  *
- * The lines are inserted through SQL (a kept plan, executor, constraints,
- * triggers) in batches: each batch is one INSERT ... SELECT FROM
- * ROWS FROM (unnest(...)) of arrays built here.  The writes run as the
- * extension owner; the rows of an upload table are read as the caller, who
- * must be able to read it.  The SQL functions are declared with SET
+ * The lines are inserted through SQL (statement_write.c).  The writes run
+ * as the extension owner; the rows of an upload table are read by the
+ * owner too, once the caller was found allowed to read all of it
+ * (statement_source.c).  The SQL functions are declared with SET
  * search_path = pg_catalog, paycons, pg_temp, and every object in our SQL
  * is qualified.
  *
@@ -34,76 +34,28 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
-#include "common/hashfn.h"
-#include "common/int.h"
 #include "common/sha2.h"
 #include "funcapi.h"
-#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
-#include "utils/datum.h"
 #include "utils/datetime.h"
-#include "utils/jsonb.h"
-#include "utils/lsyscache.h"
-#include "utils/memutils.h"
-#include "utils/rel.h"
-#include "utils/acl.h"
-#include "utils/rls.h"
-#include "utils/syscache.h"
+#include "utils/datum.h"
 
 #include "as_owner.h"
 #include "errcodes.h"
-#include "money.h"
 #include "paycons.h"
 #include "spi_plans.h"
 #include "statement_load.h"
-#include "validate.h"
 #include "statement_parse.h"
+#include "statement_source.h"
+#include "statement_write.h"
+#include "subxact.h"
+#include "validate.h"
 
 PG_FUNCTION_INFO_V1(paycons_load_statement);
 PG_FUNCTION_INFO_V1(paycons_load_statement_upload);
-
-/* Lines per INSERT */
-#define STMT_BATCH			10000
-/* Rows fetched from an upload table at a time */
-#define STMT_FETCH			10000
-
-/* Totals of one currency */
-typedef struct StmtTotal
-{
-	char		currency[4];
-	int64		payments;
-	int64		payment_amount;
-	int64		refunds;
-	int64		refund_amount;
-	int64		fee_milli;
-} StmtTotal;
-
-/* One batch of parsed lines, as the arrays the INSERT takes */
-typedef struct StmtBatch
-{
-	int			n;
-	Datum		txn[STMT_BATCH];
-	Datum		order_id[STMT_BATCH];
-	Datum		kind[STMT_BATCH];
-	Datum		amount[STMT_BATCH];
-	Datum		currency[STMT_BATCH];
-	Datum		fee[STMT_BATCH];
-	bool		fee_null[STMT_BATCH];
-	Datum		fee_milli[STMT_BATCH];
-	Datum		settled[STMT_BATCH];
-	bool		settled_null[STMT_BATCH];
-	Datum		line_no[STMT_BATCH];
-	Datum		original[STMT_BATCH];
-	bool		original_null[STMT_BATCH];
-	Datum		merchant_refund[STMT_BATCH];
-	bool		merchant_refund_null[STMT_BATCH];
-	Datum		line_ref[STMT_BATCH];
-	bool		line_ref_null[STMT_BATCH];
-} StmtBatch;
 
 /* A load under way */
 typedef struct StmtLoad
@@ -116,30 +68,14 @@ typedef struct StmtLoad
 	const char *time_zone;
 	bool		replace;
 
-	/* the file: content text, or an upload table */
-	const char *content;
-	size_t		content_len;
-	Oid			upload;
-	char	   *upload_sql;
-
-	/* reading */
-	size_t		pos;
-	Portal		portal;
-	SPITupleTable *rows;
-	uint64		nrows;
-	uint64		row;
+	/* the file, its parser and where its lines go */
+	StmtSource	source;
+	StmtParser *parser;
+	StmtWriter	writer;
 
 	/* results */
 	int64		file_id;
-	StmtParser *parser;
-	StmtBatch  *batch;
-	MemoryContext batch_cxt;
-	int			lines;
-	int			payments;
-	int			refunds;
 	int			skipped;
-	int			ntotals;
-	StmtTotal	totals[64];
 	char		digest[PG_SHA256_DIGEST_LENGTH * 2 + 1];
 } StmtLoad;
 
@@ -184,35 +120,6 @@ static PayconsPlan stmt_delete_plan = {
 	2, {TEXTOID, DATEOID}, 0, NULL
 };
 
-static PayconsPlan stmt_insert_plan = {
-	"INSERT INTO paycons.statement_lines"
-	" (channel, statement_date, channel_txn_id, order_id, kind, amount, currency,"
-	"  fee, settled_at, fee_milli, line_no, original_txn_id, merchant_refund_id,"
-	"  line_ref, file_id)"
-	" SELECT $1, $2, u.t, u.o, u.k, u.a, u.c, u.f,"
-	"  pg_catalog.timezone($3, CAST(u.s AS pg_catalog.timestamp)),"
-	"  u.fm, u.n, u.ot, u.mr, u.lr, $4"
-	" FROM ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6),"
-	"  pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9),"
-	"  pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12),"
-	"  pg_catalog.unnest($13), pg_catalog.unnest($14), pg_catalog.unnest($15),"
-	"  pg_catalog.unnest($16))"
-	" AS u(t, o, k, a, c, f, fm, s, n, ot, mr, lr)"
-	" ON CONFLICT DO NOTHING",
-	16, {TEXTOID, DATEOID, TEXTOID, INT8OID,
-		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID,
-		INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-	TEXTARRAYOID, TEXTARRAYOID}, 0, NULL
-};
-
-static PayconsPlan stmt_find_plan = {
-	"SELECT s.statement_date, s.line_no, s.file_id"
-	" FROM paycons.statement_lines s"
-	" WHERE s.channel OPERATOR(pg_catalog.=) $1"
-	" AND s.channel_txn_id OPERATOR(pg_catalog.=) $2",
-	2, {TEXTOID, TEXTOID}, 0, NULL
-};
-
 static PayconsPlan stmt_upsert_file_plan = {
 	"INSERT INTO paycons.statement_files AS f"
 	" (id, channel, statement_date, format, digest, time_zone, lines, payments,"
@@ -230,79 +137,6 @@ static PayconsPlan stmt_upsert_file_plan = {
 };
 
 static void stmt_raise(StmtLoad *ld) pg_attribute_noreturn();
-
-/* ---------------------------------------------------------------------- */
-/* Reading the file */
-
-/* Start reading the file from its first line */
-static void
-stmt_source_open(StmtLoad *ld)
-{
-	ld->pos = 0;
-	if (!OidIsValid(ld->upload))
-		return;
-
-	/* the caller's right to read it was checked before (stmt_check_upload) */
-	ld->portal = SPI_cursor_open_with_args(NULL, ld->upload_sql, 0, NULL, NULL,
-										   NULL, true, 0);
-	ld->rows = NULL;
-	ld->nrows = ld->row = 0;
-}
-
-/* The next line of the file; false at its end */
-static bool
-stmt_source_next(StmtLoad *ld, const char **line, size_t *len)
-{
-	if (!OidIsValid(ld->upload))
-		return StmtNextLine(ld->content, ld->content_len, &ld->pos, line, len);
-
-	for (;;)
-	{
-		if (ld->rows != NULL && ld->row < ld->nrows)
-		{
-			bool		isnull;
-			Datum		d = SPI_getbinval(ld->rows->vals[ld->row],
-										  ld->rows->tupdesc, 1, &isnull);
-
-			ld->row++;
-			if (isnull)
-			{
-				*line = "";
-				*len = 0;
-			}
-			else
-			{
-				text	   *t = DatumGetTextPP(d);
-
-				*line = VARDATA_ANY(t);
-				*len = VARSIZE_ANY_EXHDR(t);
-				/* a line copied with its CR */
-				if (*len > 0 && (*line)[*len - 1] == '\r')
-					(*len)--;
-			}
-			return true;
-		}
-		if (ld->rows != NULL)
-		{
-			SPI_freetuptable(ld->rows);
-			ld->rows = NULL;
-		}
-		if (ld->portal == NULL)
-			return false;
-		SPI_cursor_fetch(ld->portal, true, STMT_FETCH);
-		ld->rows = SPI_tuptable;
-		ld->nrows = SPI_processed;
-		ld->row = 0;
-		if (ld->nrows == 0)
-		{
-			SPI_freetuptable(ld->rows);
-			ld->rows = NULL;
-			SPI_cursor_close(ld->portal);
-			ld->portal = NULL;
-			return false;
-		}
-	}
-}
 
 /* ---------------------------------------------------------------------- */
 /* Errors */
@@ -402,217 +236,13 @@ stmt_raise(StmtLoad *ld)
 /* ---------------------------------------------------------------------- */
 /* Loading */
 
-static Datum
-stmt_text(StmtField f)
-{
-	return PointerGetDatum(cstring_to_text_with_len(f.p, f.len));
-}
-
-static Datum
-stmt_array(Datum *values, bool *nulls, int n, Oid elemtype)
-{
-	int			dims[1];
-	int			lbs[1];
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-
-	dims[0] = n;
-	lbs[0] = 1;
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs,
-											  elemtype, typlen, typbyval,
-											  typalign));
-}
-
-/* Add a line to the totals of its currency */
-static void
-stmt_add_total(StmtLoad *ld, const StmtLine *l)
-{
-	StmtTotal  *t = NULL;
-	int			i;
-	bool		overflow;
-
-	for (i = 0; i < ld->ntotals; i++)
-		if (memcmp(ld->totals[i].currency, l->currency, 4) == 0)
-		{
-			t = &ld->totals[i];
-			break;
-		}
-	if (t == NULL)
-	{
-		if (ld->ntotals >= (int) lengthof(ld->totals))
-			ereport(ERROR,
-					(errcode(ERRCODE_PAYCONS_STMT_TOO_LARGE),
-					 errmsg("%s statement, line %ld: more than %d currencies in one file",
-							StmtFormatName(ld->format), l->line,
-							(int) lengthof(ld->totals))));
-		t = &ld->totals[ld->ntotals++];
-		memset(t, 0, sizeof(StmtTotal));
-		memcpy(t->currency, l->currency, 4);
-	}
-	if (l->refund)
-	{
-		t->refunds++;
-		overflow = pg_add_s64_overflow(t->refund_amount, l->amount, &t->refund_amount);
-	}
-	else
-	{
-		t->payments++;
-		overflow = pg_add_s64_overflow(t->payment_amount, l->amount, &t->payment_amount);
-	}
-	overflow |= pg_add_s64_overflow(t->fee_milli, l->fee_milli, &t->fee_milli);
-	if (overflow)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("%s statement, line %ld: the total of the %s amounts is out of range",
-						StmtFormatName(ld->format), l->line, l->currency)));
-}
-
-/*
- * A batch inserted fewer rows than it has lines: a transaction id appears
- * twice.  Find the first such line and say where the other one is.
- */
-static void
-stmt_report_duplicate(StmtLoad *ld, StmtBatch *b)
-{
-	int			i;
-
-	for (i = 0; i < b->n; i++)
-	{
-		Datum		values[2];
-		bool		isnull;
-		DateADT		date;
-		Datum		line_no;
-		bool		line_null;
-		int64		file_id;
-		bool		file_null;
-		char	   *txn = TextDatumGetCString(b->txn[i]);
-
-		values[0] = CStringGetTextDatum(ld->channel);
-		values[1] = b->txn[i];
-		PayconsExecPlan(&stmt_find_plan, values, NULL, 1);
-		if (SPI_processed == 0)
-			continue;
-		date = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0],
-											 SPI_tuptable->tupdesc, 1, &isnull));
-		line_no = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
-								&line_null);
-		file_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, 3,
-											  &file_null));
-		if (!file_null && file_id == ld->file_id && !line_null &&
-			DatumGetInt32(line_no) == DatumGetInt32(b->line_no[i]))
-			continue;			/* this very line went in */
-
-		if (!file_null && file_id == ld->file_id)
-			ereport(ERROR,
-					(errcode(ERRCODE_PAYCONS_STMT_DUPLICATE_LINE),
-					 errmsg("%s statement, line %d: duplicate transaction \"%s\"",
-							StmtFormatName(ld->format),
-							DatumGetInt32(b->line_no[i]), txn),
-					 errdetail("Line %d of this file has the same transaction id.",
-							   line_null ? 0 : DatumGetInt32(line_no)),
-					 errhint("Nothing of this file was loaded.")));
-		ereport(ERROR,
-				(errcode(ERRCODE_PAYCONS_STMT_DUPLICATE_LINE),
-				 errmsg("%s statement, line %d: duplicate transaction \"%s\"",
-						StmtFormatName(ld->format),
-						DatumGetInt32(b->line_no[i]), txn),
-				 errdetail("The transaction is already loaded from the statement of %s of channel \"%s\".",
-						   DatumGetCString(DirectFunctionCall1(date_out,
-															   DateADTGetDatum(date))),
-						   ld->channel),
-				 errhint("Nothing of this file was loaded.")));
-	}
-	elog(ERROR, "statement batch inserted fewer rows than it has, but no duplicate was found");
-}
-
-/* Insert the batch, then empty it */
-static void
-stmt_flush(StmtLoad *ld)
-{
-	StmtBatch  *b = ld->batch;
-	Datum		values[16];
-	int			n = b->n;
-
-	if (n == 0)
-		return;
-	values[0] = CStringGetTextDatum(ld->channel);
-	values[1] = DateADTGetDatum(ld->date);
-	values[2] = CStringGetTextDatum(ld->time_zone);
-	values[3] = Int64GetDatum(ld->file_id);
-	values[4] = stmt_array(b->txn, NULL, n, TEXTOID);
-	values[5] = stmt_array(b->order_id, NULL, n, TEXTOID);
-	values[6] = stmt_array(b->kind, NULL, n, TEXTOID);
-	values[7] = stmt_array(b->amount, NULL, n, INT8OID);
-	values[8] = stmt_array(b->currency, NULL, n, TEXTOID);
-	values[9] = stmt_array(b->fee, b->fee_null, n, INT8OID);
-	values[10] = stmt_array(b->fee_milli, NULL, n, INT8OID);
-	values[11] = stmt_array(b->settled, b->settled_null, n, TEXTOID);
-	values[12] = stmt_array(b->line_no, NULL, n, INT4OID);
-	values[13] = stmt_array(b->original, b->original_null, n, TEXTOID);
-	values[14] = stmt_array(b->merchant_refund, b->merchant_refund_null, n, TEXTOID);
-	values[15] = stmt_array(b->line_ref, b->line_ref_null, n, TEXTOID);
-
-	PayconsExecPlan(&stmt_insert_plan, values, NULL, 0);
-	if (SPI_processed != (uint64) n)
-		stmt_report_duplicate(ld, b);
-
-	b->n = 0;
-	MemoryContextReset(ld->batch_cxt);
-}
-
-/* Add a parsed line to the batch */
-static void
-stmt_add(StmtLoad *ld, const StmtLine *l)
-{
-	StmtBatch  *b = ld->batch;
-	MemoryContext old = MemoryContextSwitchTo(ld->batch_cxt);
-	int			i = b->n;
-
-	if (l->line > PG_INT32_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_PAYCONS_STMT_TOO_LARGE),
-				 errmsg("%s statement: more than %d lines", StmtFormatName(ld->format),
-						PG_INT32_MAX)));
-	b->txn[i] = stmt_text(l->txn_id);
-	b->order_id[i] = stmt_text(l->order_id);
-	b->kind[i] = CStringGetTextDatum(l->refund ? "refund" : "payment");
-	b->amount[i] = Int64GetDatum(l->amount);
-	b->currency[i] = CStringGetTextDatum(l->currency);
-	b->fee_milli[i] = Int64GetDatum(l->fee_milli);
-	/* whole minor units only when the fee is one (see fee_milli) */
-	b->fee_null[i] = !(l->fee_milli >= 0 && l->fee_milli % 1000 == 0);
-	b->fee[i] = Int64GetDatum(l->fee_milli / 1000);
-	b->settled_null[i] = !l->has_settled;
-	b->settled[i] = l->has_settled ? CStringGetTextDatum(l->settled_at) : (Datum) 0;
-	b->line_no[i] = Int32GetDatum((int32) l->line);
-	b->original_null[i] = l->original_txn_id.len == 0;
-	b->original[i] = b->original_null[i] ? (Datum) 0 : stmt_text(l->original_txn_id);
-	b->merchant_refund_null[i] = l->merchant_refund_id.len == 0;
-	b->merchant_refund[i] = b->merchant_refund_null[i] ? (Datum) 0 :
-		stmt_text(l->merchant_refund_id);
-	b->line_ref_null[i] = l->line_ref.len == 0;
-	b->line_ref[i] = b->line_ref_null[i] ? (Datum) 0 : stmt_text(l->line_ref);
-	b->n++;
-	MemoryContextSwitchTo(old);
-
-	stmt_add_total(ld, l);
-	ld->lines++;
-	if (l->refund)
-		ld->refunds++;
-	else
-		ld->payments++;
-	if (b->n == STMT_BATCH)
-		stmt_flush(ld);
-}
-
 /*
  * One pass over the file: its digest, and with load the lines parsed and
- * inserted.
+ * inserted.  False if the upload table, read in its physical order, turned
+ * out not to be in line_no order (statement_source.c): then neither the
+ * digest nor the lines are to be trusted.
  */
-static void
+static bool
 stmt_pass(StmtLoad *ld, bool load)
 {
 	pg_cryptohash_ctx *sha = pg_cryptohash_create(PG_SHA256);
@@ -627,11 +257,11 @@ stmt_pass(StmtLoad *ld, bool load)
 	if (load)
 	{
 		StmtParserInit(ld->parser, ld->format, ld->datestr);
-		ld->lines = ld->payments = ld->refunds = ld->skipped = ld->ntotals = 0;
-		ld->batch->n = 0;
+		ld->skipped = 0;
+		StmtWriterStart(&ld->writer);
 	}
-	stmt_source_open(ld);
-	while (stmt_source_next(ld, &line, &len))
+	StmtSourceOpen(&ld->source);
+	while (StmtSourceNext(&ld->source, &line, &len))
 	{
 		CHECK_FOR_INTERRUPTS();
 		if (pg_cryptohash_update(sha, (const uint8 *) line, len) < 0 ||
@@ -642,7 +272,7 @@ stmt_pass(StmtLoad *ld, bool load)
 		switch (StmtParserFeed(ld->parser, line, len, &sl))
 		{
 			case STMT_LINE:
-				stmt_add(ld, &sl);
+				StmtWriterAdd(&ld->writer, &sl);
 				break;
 			case STMT_SKIPPED:
 				ld->skipped++;
@@ -655,44 +285,67 @@ stmt_pass(StmtLoad *ld, bool load)
 				break;
 		}
 	}
+	if (ld->source.disordered)
+	{
+		pg_cryptohash_free(sha);
+		return false;
+	}
 	if (load)
 	{
 		if (StmtParserFinish(ld->parser) == STMT_ERROR)
 			stmt_raise(ld);
-		stmt_flush(ld);
+		StmtWriterFlush(&ld->writer);
 	}
 	if (pg_cryptohash_final(sha, digest, sizeof(digest)) < 0)
 		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(sha));
 	pg_cryptohash_free(sha);
 	for (i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
 		snprintf(ld->digest + 2 * i, 3, "%02x", digest[i]);
+	return true;
 }
 
-/* The totals as jsonb: {"CNY": {"payments": n, "payment_amount": ..., ...}} */
-static Datum
-stmt_totals_jsonb(StmtLoad *ld)
+/* The file's digest only: in physical order if that is line_no order */
+static void
+stmt_digest(StmtLoad *ld)
 {
-	StringInfoData buf;
-	int			i;
+	ld->source.sorted = false;
+	if (stmt_pass(ld, false))
+		return;
+	ld->source.sorted = true;
+	(void) stmt_pass(ld, false);
+}
 
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
-	for (i = 0; i < ld->ntotals; i++)
-	{
-		StmtTotal  *t = &ld->totals[i];
+/* The fast pass over the lines, in a subtransaction (PayconsItemFn) */
+static void
+stmt_fast_pass(void *arg)
+{
+	if (!stmt_pass((StmtLoad *) arg, true))
+		elog(ERROR, "upload table not in line_no order");	/* caught below */
+}
 
-		appendStringInfo(&buf,
-						 "%s\"%s\": {\"payments\": " INT64_FORMAT
-						 ", \"payment_amount\": " INT64_FORMAT
-						 ", \"refunds\": " INT64_FORMAT
-						 ", \"refund_amount\": " INT64_FORMAT
-						 ", \"fee_milli\": " INT64_FORMAT "}",
-						 i > 0 ? ", " : "", t->currency, t->payments,
-						 t->payment_amount, t->refunds, t->refund_amount,
-						 t->fee_milli);
-	}
-	appendStringInfoChar(&buf, '}');
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+/*
+ * Parse and insert the lines.  First the fast way, in a subtransaction:
+ * an upload table in its physical order, plain INSERTs.  If that fails for
+ * any reason (the table is not in line_no order, a duplicate transaction
+ * id makes an INSERT fail with the primary key's unique violation, a bad
+ * line), it is undone and the file is loaded again the careful way: an
+ * upload table sorted, a duplicate skipped and then named with its twin in
+ * a PC error; any other error is raised again as it is.  A cancel is not
+ * retried.  Every write is the same INSERT either way.
+ */
+static void
+stmt_load_lines(StmtLoad *ld)
+{
+	ErrorData  *edata;
+
+	ld->source.sorted = false;
+	ld->writer.careful = false;
+	if (PayconsTryItem(stmt_fast_pass, ld, &edata))
+		return;
+	FreeErrorData(edata);
+	ld->source.sorted = true;
+	ld->writer.careful = true;
+	(void) stmt_pass(ld, true);
 }
 
 /* Build the function's result row */
@@ -720,27 +373,12 @@ stmt_result(FunctionCallInfo fcinfo, int64 file_id, const char *status,
 }
 
 /*
- * The load itself, connected to SPI and running as the owner.  Returns the
- * result row, built in the caller's memory context.
+ * The channel must be registered; the time zone of the file's times is the
+ * format's, or for csv the channel's setting (default UTC).
  */
-static Datum
-stmt_load(FunctionCallInfo fcinfo, StmtLoad *ld, MemoryContext upper)
+static void
+stmt_check_channel(StmtLoad *ld, Datum *values)
 {
-	Datum		values[12];
-	bool		isnull;
-	bool		have_file;
-	int64		file_id = 0;
-	char	   *old_format = NULL;
-	char	   *old_digest = NULL;
-	const char *status;
-	Datum		totals;
-	MemoryContext old;
-	Datum		result;
-
-	values[0] = CStringGetTextDatum(ld->channel);
-	values[1] = DateADTGetDatum(ld->date);
-
-	/* the channel, and the time zone of a csv file */
 	PayconsExecPlan(&stmt_channel_plan, values, NULL, 1);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -762,6 +400,78 @@ stmt_load(FunctionCallInfo fcinfo, StmtLoad *ld, MemoryContext upper)
 				ld->time_zone = "UTC";
 			break;
 	}
+}
+
+/* The same file again: nothing to do; the first load's summary */
+static Datum
+stmt_unchanged(FunctionCallInfo fcinfo, StmtLoad *ld, Datum *values,
+			   int64 file_id, MemoryContext upper)
+{
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		totals;
+	Datum		result;
+	MemoryContext old;
+
+	PayconsExecPlan(&stmt_file_plan, values, NULL, 1);
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	old = MemoryContextSwitchTo(upper);
+	totals = datumCopy(SPI_getbinval(tup, desc, 8, &isnull), false, -1);
+	result = stmt_result(fcinfo, file_id, "unchanged",
+						 DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull)),
+						 DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull)),
+						 DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull)),
+						 DatumGetInt32(SPI_getbinval(tup, desc, 7, &isnull)),
+						 totals, ld->digest);
+	MemoryContextSwitchTo(old);
+	return result;
+}
+
+/* The file's row in paycons.statement_files, inserted or replaced */
+static void
+stmt_record_file(StmtLoad *ld, Datum totals)
+{
+	Datum		values[12];
+
+	values[0] = Int64GetDatum(ld->file_id);
+	values[1] = CStringGetTextDatum(ld->channel);
+	values[2] = DateADTGetDatum(ld->date);
+	values[3] = CStringGetTextDatum(StmtFormatName(ld->format));
+	values[4] = CStringGetTextDatum(ld->digest);
+	values[5] = CStringGetTextDatum(ld->time_zone);
+	values[6] = Int32GetDatum(ld->writer.lines);
+	values[7] = Int32GetDatum(ld->writer.payments);
+	values[8] = Int32GetDatum(ld->writer.refunds);
+	values[9] = Int32GetDatum(ld->skipped);
+	values[10] = totals;
+	values[11] = CStringGetTextDatum(GetUserNameFromId(PayconsActor(), false));
+	PayconsExecPlan(&stmt_upsert_file_plan, values, NULL, 0);
+}
+
+/*
+ * The load itself, connected to SPI and running as the owner.  Returns the
+ * result row, built in the caller's memory context.
+ */
+static Datum
+stmt_load(FunctionCallInfo fcinfo, StmtLoad *ld, MemoryContext upper)
+{
+	Datum		values[2];
+	bool		isnull;
+	bool		have_file;
+	int64		file_id = 0;
+	char	   *old_format = NULL;
+	char	   *old_digest = NULL;
+	const char *status;
+	Datum		totals;
+	MemoryContext old;
+	Datum		result;
+
+	values[0] = CStringGetTextDatum(ld->channel);
+	values[1] = DateADTGetDatum(ld->date);
+
+	stmt_check_channel(ld, values);
 
 	/* one load or reconciliation of a (channel, date) at a time */
 	PayconsExecPlan(&stmt_lock_plan, values, NULL, 0);
@@ -793,28 +503,10 @@ stmt_load(FunctionCallInfo fcinfo, StmtLoad *ld, MemoryContext upper)
 
 	if (have_file)
 	{
-		stmt_pass(ld, false);
+		stmt_digest(ld);
 		if (old_digest != NULL && strcmp(old_digest, ld->digest) == 0 &&
 			strcmp(old_format, StmtFormatName(ld->format)) == 0)
-		{
-			/* the same file again: nothing to do */
-			HeapTuple	tup;
-			TupleDesc	desc;
-
-			PayconsExecPlan(&stmt_file_plan, values, NULL, 1);
-			tup = SPI_tuptable->vals[0];
-			desc = SPI_tuptable->tupdesc;
-			old = MemoryContextSwitchTo(upper);
-			totals = datumCopy(SPI_getbinval(tup, desc, 8, &isnull), false, -1);
-			result = stmt_result(fcinfo, file_id, "unchanged",
-								 DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull)),
-								 DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull)),
-								 DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull)),
-								 DatumGetInt32(SPI_getbinval(tup, desc, 7, &isnull)),
-								 totals, ld->digest);
-			MemoryContextSwitchTo(old);
-			return result;
-		}
+			return stmt_unchanged(fcinfo, ld, values, file_id, upper);
 		if (!ld->replace)
 			ereport(ERROR,
 					(errcode(ERRCODE_PAYCONS_STMT_ALREADY_LOADED),
@@ -837,28 +529,22 @@ stmt_load(FunctionCallInfo fcinfo, StmtLoad *ld, MemoryContext upper)
 											  SPI_tuptable->tupdesc, 1, &isnull));
 	}
 	ld->file_id = file_id;
+	ld->writer.channel = ld->channel;
+	ld->writer.date = ld->date;
+	ld->writer.time_zone = ld->time_zone;
+	ld->writer.file_id = file_id;
+	ld->writer.format = ld->format;
 
-	stmt_pass(ld, true);
+	stmt_load_lines(ld);
 
-	totals = stmt_totals_jsonb(ld);
-	values[0] = Int64GetDatum(file_id);
-	values[1] = CStringGetTextDatum(ld->channel);
-	values[2] = DateADTGetDatum(ld->date);
-	values[3] = CStringGetTextDatum(StmtFormatName(ld->format));
-	values[4] = CStringGetTextDatum(ld->digest);
-	values[5] = CStringGetTextDatum(ld->time_zone);
-	values[6] = Int32GetDatum(ld->lines);
-	values[7] = Int32GetDatum(ld->payments);
-	values[8] = Int32GetDatum(ld->refunds);
-	values[9] = Int32GetDatum(ld->skipped);
-	values[10] = totals;
-	values[11] = CStringGetTextDatum(GetUserNameFromId(PayconsActor(), false));
-	PayconsExecPlan(&stmt_upsert_file_plan, values, NULL, 0);
+	totals = StmtWriterTotals(&ld->writer);
+	stmt_record_file(ld, totals);
 
 	old = MemoryContextSwitchTo(upper);
 	totals = datumCopy(totals, false, -1);
-	result = stmt_result(fcinfo, file_id, status, ld->lines, ld->payments,
-						 ld->refunds, ld->skipped, totals, ld->digest);
+	result = stmt_result(fcinfo, file_id, status, ld->writer.lines,
+						 ld->writer.payments, ld->writer.refunds, ld->skipped,
+						 totals, ld->digest);
 	MemoryContextSwitchTo(old);
 	return result;
 }
@@ -899,10 +585,7 @@ stmt_begin(FunctionCallInfo fcinfo)
 				 errhint("Use wechatpay_tradebill, alipay_bill, stripe_balance or csv.")));
 	ld->replace = PG_GETARG_BOOL(4);
 	ld->parser = palloc(sizeof(StmtParser));
-	ld->batch = palloc(sizeof(StmtBatch));
-	ld->batch_cxt = AllocSetContextCreate(CurrentMemoryContext,
-										  "paycons statement batch",
-										  ALLOCSET_DEFAULT_SIZES);
+	StmtWriterInit(&ld->writer);
 	return ld;
 }
 
@@ -956,8 +639,8 @@ paycons_load_statement(PG_FUNCTION_ARGS)
 						   paycons_statement_max_size),
 				 errhint("Load a large file with paycons.load_statement_upload() (see doc/reconciliation.md).")));
 	content = PG_GETARG_TEXT_PP(3);
-	ld->content = VARDATA_ANY(content);
-	ld->content_len = VARSIZE_ANY_EXHDR(content);
+	StmtSourceSetContent(&ld->source, VARDATA_ANY(content),
+						 VARSIZE_ANY_EXHDR(content));
 	return stmt_run(fcinfo, ld);
 }
 
@@ -971,59 +654,8 @@ Datum
 paycons_load_statement_upload(PG_FUNCTION_ARGS)
 {
 	StmtLoad   *ld = stmt_begin(fcinfo);
-	Oid			relid;
-	char		relkind;
-	AttrNumber	line_att,
-				no_att;
-	Oid			line_type,
-				no_type;
-	char	   *nspname;
-	char	   *relname;
 
 	PayconsRequireArg(fcinfo, 3, "upload");
-	relid = PG_GETARG_OID(3);
-	relkind = get_rel_relkind(relid);
-	relname = get_rel_name(relid);
-	if (relname == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("upload table with OID %u does not exist", relid)));
-	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
-		ereport(ERROR,
-				(errcode(ERRCODE_PAYCONS_STMT_BAD_UPLOAD),
-				 errmsg("\"%s\" is not a table", relname),
-				 errhint("Create the upload table as CREATE TEMP TABLE upload (line_no bigint GENERATED ALWAYS AS IDENTITY, line text).")));
-	line_att = get_attnum(relid, "line");
-	no_att = get_attnum(relid, "line_no");
-	line_type = line_att == InvalidAttrNumber ? InvalidOid : get_atttype(relid, line_att);
-	no_type = no_att == InvalidAttrNumber ? InvalidOid : get_atttype(relid, no_att);
-	if (line_type != TEXTOID ||
-		(no_type != INT2OID && no_type != INT4OID && no_type != INT8OID))
-		ereport(ERROR,
-				(errcode(ERRCODE_PAYCONS_STMT_BAD_UPLOAD),
-				 errmsg("upload table \"%s\" must have the columns line (text) and line_no (an integer)",
-						relname),
-				 errhint("Create the upload table as CREATE TEMP TABLE upload (line_no bigint GENERATED ALWAYS AS IDENTITY, line text).")));
-	/*
-	 * The table is read by the owner, so the caller must be allowed to read
-	 * it, all of it: SELECT on both columns, and no row-level security that
-	 * would show the caller less than the owner sees.
-	 */
-	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK &&
-		(pg_attribute_aclcheck(relid, line_att, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
-		 pg_attribute_aclcheck(relid, no_att, GetUserId(), ACL_SELECT) != ACLCHECK_OK))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for upload table \"%s\"", relname)));
-	if (check_enable_rls(relid, InvalidOid, true) != RLS_NONE ||
-		check_enable_rls(relid, PayconsOwnerOid(), true) != RLS_NONE)
-		ereport(ERROR,
-				(errcode(ERRCODE_PAYCONS_STMT_BAD_UPLOAD),
-				 errmsg("upload table \"%s\" has row-level security", relname),
-				 errhint("Load the file into a plain table, such as a temporary one.")));
-	nspname = get_namespace_name(get_rel_namespace(relid));
-	ld->upload = relid;
-	ld->upload_sql = psprintf("SELECT u.line FROM %s u ORDER BY u.line_no",
-							  quote_qualified_identifier(nspname, relname));
+	StmtSourceSetUpload(&ld->source, PG_GETARG_OID(3));
 	return stmt_run(fcinfo, ld);
 }

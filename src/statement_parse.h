@@ -5,8 +5,9 @@
  *	  trade bill, Alipay's business detail bill, Stripe's balance
  *	  transactions export and a documented generic CSV.
  *
- * Plain C with no dependency on the backend (it links with money.c only),
- * so that a libFuzzer target can drive it.  Nothing here raises an error:
+ * Plain C with no dependency on the backend (statement_parse.c,
+ * statement_formats.c and statement_fields.c link with money.c only), so
+ * that a libFuzzer target can drive it.  Nothing here raises an error:
  * every function returns a status, and on error the parser's StmtError
  * says what and where; statement_load.c turns that into an ereport.
  *
@@ -134,7 +135,9 @@ typedef enum StmtState
 
 /*
  * The parser.  About 130 kB: allocate it (palloc, malloc), do not put it
- * on the stack.  All fields are private to statement_parse.c except error.
+ * on the stack.  All fields are private to the parser's files
+ * (statement_parse.c, statement_formats.c, statement_fields.c) except
+ * error.
  */
 typedef struct StmtParser
 {

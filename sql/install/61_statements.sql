@@ -192,6 +192,12 @@ COMMENT ON FUNCTION paycons.set_statement_settings(text, text, interval, integer
  * Owner only: it feeds apply_callback with source 'statement', which skips
  * the per-callback signature (the statement is the channel's own record).
  *
+ *   0. a statement of 1000 lines or more that the table's statistics do
+ *      not know yet (the table was never analyzed, or not since the file
+ *      was loaded, or the day's lines are over a tenth of the rows it
+ *      counted) is analyzed first, so that the joins below are planned for
+ *      its size, not for the handful of rows an unknown day looks like;
+ *      skipped, never waited for, while another session holds the lock;
  *   1. lines without a callback: applied now (自动补单), with a resolved
  *      missing_locally diff when the order took the money;
  *   2. every line against its callback, in one join: fact_mismatch,
@@ -234,6 +240,10 @@ DECLARE
     v_until    timestamptz;
     v_repaired text[] := '{}';
     v_n        bigint;
+    v_diff_txns text[];
+    v_diff_kinds text[];
+    v_tuples   double precision;
+    v_analyzed timestamptz;
     l          paycons.statement_lines;
     r          record;
 BEGIN
@@ -277,6 +287,25 @@ BEGIN
        AND s.statement_date OPERATOR(pg_catalog.=) v_date;
     repaired := 0;
 
+    -- 0. statistics that know the day's lines (see above)
+    SELECT CAST(c.reltuples AS pg_catalog.float8),
+           GREATEST(pg_catalog.pg_stat_get_last_analyze_time(c.oid),
+                    pg_catalog.pg_stat_get_last_autoanalyze_time(c.oid))
+      INTO v_tuples, v_analyzed
+      FROM pg_catalog.pg_class c
+     WHERE c.oid OPERATOR(pg_catalog.=) CAST('paycons.statement_lines' AS pg_catalog.regclass);
+    IF lines OPERATOR(pg_catalog.>=) 1000
+       AND (v_analyzed IS NULL
+            OR v_tuples OPERATOR(pg_catalog.<) CAST(0 AS pg_catalog.float8)
+            OR CAST(lines AS pg_catalog.float8)
+               OPERATOR(pg_catalog.>) (v_tuples OPERATOR(pg_catalog./) CAST(10 AS pg_catalog.float8))
+            OR v_analyzed OPERATOR(pg_catalog.<)
+               (SELECT f.loaded_at FROM paycons.statement_files f
+                 WHERE f.channel OPERATOR(pg_catalog.=) v_channel
+                   AND f.statement_date OPERATOR(pg_catalog.=) v_date)) THEN
+        ANALYZE (SKIP_LOCKED) paycons.statement_lines;
+    END IF;
+
     -- 1. settled, but we never heard: apply it now (自动补单)
     FOR l IN SELECT s.* FROM paycons.statement_lines s
               WHERE s.channel OPERATOR(pg_catalog.=) v_channel
@@ -308,53 +337,66 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- 2. every line against its callback
-    WITH j AS MATERIALIZED (
-        SELECT s AS line, c AS cb, rp.id IS NOT NULL AS fresh,
-               CASE WHEN c.order_id OPERATOR(pg_catalog.<>) s.order_id
-                         OR c.kind OPERATOR(pg_catalog.<>) s.kind
-                         OR c.amount OPERATOR(pg_catalog.<>) s.amount
-                         OR c.currency OPERATOR(pg_catalog.<>) s.currency
-                    THEN 'fact_mismatch'
-                    WHEN c.status OPERATOR(pg_catalog.<>) 'success' THEN 'status_mismatch'
-                    WHEN c.outcome OPERATOR(pg_catalog.<>) ALL (v_money) THEN 'needs_review'
-                    WHEN s.kind OPERATOR(pg_catalog.=) 'payment' AND v_ppm IS NOT NULL
-                         AND pg_catalog.abs(
-                               CAST(COALESCE(s.fee_milli, s.fee OPERATOR(pg_catalog.*) 1000, 0) AS pg_catalog.numeric)
-                               OPERATOR(pg_catalog.-)
-                               (((CAST(s.amount AS pg_catalog.numeric) OPERATOR(pg_catalog.*) v_ppm)
-                                 OPERATOR(pg_catalog./) 1000)
-                                OPERATOR(pg_catalog.+) (CAST(v_fixed AS pg_catalog.numeric) OPERATOR(pg_catalog.*) 1000)))
-                             OPERATOR(pg_catalog.>=) 500
-                    THEN 'fee_mismatch'
-               END AS diff
-          FROM paycons.statement_lines s
-          JOIN paycons.callbacks c
-            ON c.channel OPERATOR(pg_catalog.=) s.channel
-           AND c.channel_txn_id OPERATOR(pg_catalog.=) s.channel_txn_id
-          LEFT JOIN pg_catalog.unnest(v_repaired) AS rp(id)
-            ON rp.id OPERATOR(pg_catalog.=) s.channel_txn_id
-         WHERE s.channel OPERATOR(pg_catalog.=) v_channel
-           AND s.statement_date OPERATOR(pg_catalog.=) v_date
-    ),
-    ins AS (
+    -- 2. every line against its callback, classified in one join that keeps
+    --    the ids and classes of the differences only (arrays: their number
+    --    is known to the planner below); their rows are fetched by key
+    SELECT pg_catalog.count(*) FILTER (WHERE j.diff IS NULL AND NOT j.fresh),
+           pg_catalog.count(*) FILTER (WHERE j.diff IS NOT NULL),
+           COALESCE(pg_catalog.array_agg(j.txn) FILTER (WHERE j.diff IS NOT NULL), '{}'),
+           COALESCE(pg_catalog.array_agg(j.diff) FILTER (WHERE j.diff IS NOT NULL), '{}')
+      INTO matched, differences, v_diff_txns, v_diff_kinds
+      FROM (SELECT s.channel_txn_id AS txn, rp.id IS NOT NULL AS fresh,
+                   CASE WHEN c.order_id OPERATOR(pg_catalog.<>) s.order_id
+                             OR c.kind OPERATOR(pg_catalog.<>) s.kind
+                             OR c.amount OPERATOR(pg_catalog.<>) s.amount
+                             OR c.currency OPERATOR(pg_catalog.<>) s.currency
+                        THEN 'fact_mismatch'
+                        WHEN c.status OPERATOR(pg_catalog.<>) 'success' THEN 'status_mismatch'
+                        WHEN c.outcome OPERATOR(pg_catalog.<>) ALL (v_money) THEN 'needs_review'
+                        WHEN s.kind OPERATOR(pg_catalog.=) 'payment' AND v_ppm IS NOT NULL
+                             AND pg_catalog.abs(
+                                   CAST(COALESCE(s.fee_milli, s.fee OPERATOR(pg_catalog.*) 1000, 0) AS pg_catalog.numeric)
+                                   OPERATOR(pg_catalog.-)
+                                   (((CAST(s.amount AS pg_catalog.numeric) OPERATOR(pg_catalog.*) v_ppm)
+                                     OPERATOR(pg_catalog./) 1000)
+                                    OPERATOR(pg_catalog.+) (CAST(v_fixed AS pg_catalog.numeric) OPERATOR(pg_catalog.*) 1000)))
+                                 OPERATOR(pg_catalog.>=) 500
+                        THEN 'fee_mismatch'
+                   END AS diff
+              FROM paycons.statement_lines s
+              JOIN paycons.callbacks c
+                ON c.channel OPERATOR(pg_catalog.=) s.channel
+               AND c.channel_txn_id OPERATOR(pg_catalog.=) s.channel_txn_id
+              LEFT JOIN pg_catalog.unnest(v_repaired) AS rp(id)
+                ON rp.id OPERATOR(pg_catalog.=) s.channel_txn_id
+             WHERE s.channel OPERATOR(pg_catalog.=) v_channel
+               AND s.statement_date OPERATOR(pg_catalog.=) v_date) j;
+
+    WITH ins AS (
         INSERT INTO paycons.reconciliation_diffs AS d
                (channel, channel_txn_id, diff, order_id, statement_date,
                 statement_amount, local_amount, currency, local_outcome, detail)
-        SELECT (j.line).channel, (j.line).channel_txn_id, j.diff, (j.line).order_id, v_date,
-               (j.line).amount, (j.cb).amount, (j.line).currency, (j.cb).outcome,
+        SELECT s.channel, s.channel_txn_id, j.diff, s.order_id, v_date,
+               s.amount, c.amount, s.currency, c.outcome,
                pg_catalog.jsonb_build_object(
-                   'statement', pg_catalog.to_jsonb(j.line) OPERATOR(pg_catalog.-) 'loaded_at',
-                   'local', pg_catalog.to_jsonb(j.cb) OPERATOR(pg_catalog.-) 'payload')
+                   'statement', pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.-) 'loaded_at',
+                   'local', pg_catalog.to_jsonb(c) OPERATOR(pg_catalog.-) 'payload')
                OPERATOR(pg_catalog.||)
                CASE WHEN j.diff OPERATOR(pg_catalog.=) 'fee_mismatch'
                     THEN pg_catalog.jsonb_build_object('expected_fee_milli', pg_catalog.trim_scale(
-                             ((CAST((j.line).amount AS pg_catalog.numeric) OPERATOR(pg_catalog.*) v_ppm)
+                             ((CAST(s.amount AS pg_catalog.numeric) OPERATOR(pg_catalog.*) v_ppm)
                               OPERATOR(pg_catalog./) 1000)
                              OPERATOR(pg_catalog.+) (CAST(v_fixed AS pg_catalog.numeric) OPERATOR(pg_catalog.*) 1000)))
                     ELSE '{}'::pg_catalog.jsonb END
-          FROM j
-         WHERE j.diff IS NOT NULL
+          FROM ROWS FROM (pg_catalog.unnest(v_diff_txns), pg_catalog.unnest(v_diff_kinds))
+               WITH ORDINALITY AS j(txn, diff, n)
+          JOIN paycons.statement_lines s
+            ON s.channel OPERATOR(pg_catalog.=) v_channel
+           AND s.channel_txn_id OPERATOR(pg_catalog.=) j.txn
+          JOIN paycons.callbacks c
+            ON c.channel OPERATOR(pg_catalog.=) v_channel
+           AND c.channel_txn_id OPERATOR(pg_catalog.=) j.txn
+         ORDER BY j.n
         ON CONFLICT ON CONSTRAINT reconciliation_diffs_once DO UPDATE
            SET last_seen_at = pg_catalog.now(), local_outcome = excluded.local_outcome,
                statement_amount = excluded.statement_amount, local_amount = excluded.local_amount,
@@ -365,11 +407,7 @@ BEGIN
                                  excluded.local_amount, excluded.detail)
         RETURNING 1
     )
-    SELECT pg_catalog.count(*) FILTER (WHERE j.diff IS NULL AND NOT j.fresh),
-           pg_catalog.count(*) FILTER (WHERE j.diff IS NOT NULL),
-           (SELECT pg_catalog.count(*) FROM ins)
-      INTO matched, differences, v_n
-      FROM j;
+    SELECT pg_catalog.count(*) INTO v_n FROM ins;
 
     -- an open difference of a line that now is something else (matched, or
     -- another class): resolved.  Driven by the open differences (few), each
@@ -429,22 +467,28 @@ BEGIN
            IS DISTINCT FROM v_date;
 
     -- 3. money we believe we have that the channel never settled; the
-    --    local day is shifted back by the cross-day window
-    WITH m AS (
+    --    local day is shifted back by the cross-day window.  One anti-join
+    --    finds both these and the ones in the window before the day's end,
+    --    which the next day's run reports if they are still missing then
+    WITH miss AS MATERIALIZED (
+        SELECT cb.* FROM paycons.callbacks cb
+         WHERE cb.channel OPERATOR(pg_catalog.=) v_channel
+           AND cb.status OPERATOR(pg_catalog.=) 'success'
+           AND cb.outcome OPERATOR(pg_catalog.=) ANY (v_arrived)
+           AND cb.received_at OPERATOR(pg_catalog.>=) v_from
+           AND cb.received_at OPERATOR(pg_catalog.<) v_end
+           AND NOT EXISTS (SELECT 1 FROM paycons.statement_lines s
+                            WHERE s.channel OPERATOR(pg_catalog.=) cb.channel
+                              AND s.channel_txn_id OPERATOR(pg_catalog.=) cb.channel_txn_id)
+    ),
+    m AS (
         INSERT INTO paycons.reconciliation_diffs AS d
                (channel, channel_txn_id, diff, order_id, statement_date,
                 local_amount, currency, local_outcome, detail)
         SELECT cb.channel, cb.channel_txn_id, 'missing_in_statement', cb.order_id, v_date,
                cb.amount, cb.currency, cb.outcome, pg_catalog.to_jsonb(cb) OPERATOR(pg_catalog.-) 'payload'
-          FROM paycons.callbacks cb
-         WHERE cb.channel OPERATOR(pg_catalog.=) v_channel
-           AND cb.status OPERATOR(pg_catalog.=) 'success'
-           AND cb.outcome OPERATOR(pg_catalog.=) ANY (v_arrived)
-           AND cb.received_at OPERATOR(pg_catalog.>=) v_from
-           AND cb.received_at OPERATOR(pg_catalog.<) v_until
-           AND NOT EXISTS (SELECT 1 FROM paycons.statement_lines s
-                            WHERE s.channel OPERATOR(pg_catalog.=) cb.channel
-                              AND s.channel_txn_id OPERATOR(pg_catalog.=) cb.channel_txn_id)
+          FROM miss cb
+         WHERE cb.received_at OPERATOR(pg_catalog.<) v_until
         ON CONFLICT ON CONSTRAINT reconciliation_diffs_once DO UPDATE
            SET last_seen_at = pg_catalog.now(), local_outcome = excluded.local_outcome,
                local_amount = excluded.local_amount, detail = excluded.detail
@@ -453,29 +497,11 @@ BEGIN
                IS DISTINCT FROM (excluded.local_outcome, excluded.local_amount, excluded.detail)
         RETURNING 1
     )
-    SELECT pg_catalog.count(*) INTO v_n FROM m;
-
-    SELECT pg_catalog.count(*) INTO missing_in_statement
-      FROM paycons.callbacks cb
-     WHERE cb.channel OPERATOR(pg_catalog.=) v_channel
-       AND cb.status OPERATOR(pg_catalog.=) 'success'
-       AND cb.outcome OPERATOR(pg_catalog.=) ANY (v_arrived)
-       AND cb.received_at OPERATOR(pg_catalog.>=) v_from
-       AND cb.received_at OPERATOR(pg_catalog.<) v_until
-       AND NOT EXISTS (SELECT 1 FROM paycons.statement_lines s
-                        WHERE s.channel OPERATOR(pg_catalog.=) cb.channel
-                          AND s.channel_txn_id OPERATOR(pg_catalog.=) cb.channel_txn_id);
-
-    SELECT pg_catalog.count(*) INTO deferred
-      FROM paycons.callbacks cb
-     WHERE cb.channel OPERATOR(pg_catalog.=) v_channel
-       AND cb.status OPERATOR(pg_catalog.=) 'success'
-       AND cb.outcome OPERATOR(pg_catalog.=) ANY (v_arrived)
-       AND cb.received_at OPERATOR(pg_catalog.>=) v_until
-       AND cb.received_at OPERATOR(pg_catalog.<) v_end
-       AND NOT EXISTS (SELECT 1 FROM paycons.statement_lines s
-                        WHERE s.channel OPERATOR(pg_catalog.=) cb.channel
-                          AND s.channel_txn_id OPERATOR(pg_catalog.=) cb.channel_txn_id);
+    SELECT pg_catalog.count(*) FILTER (WHERE cb.received_at OPERATOR(pg_catalog.<) v_until),
+           pg_catalog.count(*) FILTER (WHERE cb.received_at OPERATOR(pg_catalog.>=) v_until),
+           (SELECT pg_catalog.count(*) FROM m)
+      INTO missing_in_statement, deferred, v_n
+      FROM miss cb;
 
     -- 4. a gap that a later statement filled
     UPDATE paycons.reconciliation_diffs d

@@ -1,10 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * fuzz_statement.c
- *	  libFuzzer target for the statement parsers (src/statement_parse.c):
- *	  the first byte picks the format, the rest is a statement file fed
- *	  line by line, as statement_load.c does.  The parser must never crash,
- *	  read out of bounds or return a line that breaks its own contract.
+ *	  libFuzzer target for the statement parsers (src/statement_parse.c,
+ *	  statement_formats.c and statement_fields.c): the first byte picks
+ *	  the format, the rest is a statement file fed line by line, as
+ *	  statement_load.c does.  The parser must never crash, read out of
+ *	  bounds or return a line that breaks its own contract.
  *
  * Build and run: make fuzz (every target), make fuzz-statement (this one),
  * or bash test/fuzz/run.sh statement.

@@ -30,6 +30,7 @@ WORK=$REPO/test/fuzz/work
 # The backend-free sources (no postgres.h) the targets link: every target
 # links all of them.  A source split in two, or a new parser, goes here.
 SOURCES=(src/money.c src/order_state_label.c src/statement_parse.c
+	src/statement_formats.c src/statement_fields.c
 	src/channels/chan_common.c src/channels/codec.c src/channels/json.c
 	src/channels/form.c src/channels/sighdr.c src/channels/alipay.c
 	src/channels/wechatpay.c src/channels/stripe.c src/channels/adyen.c
