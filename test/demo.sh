@@ -98,8 +98,22 @@ log_min_messages = warning"
 paycons_start_cluster demo || exit 1
 
 T_SETUP=$(date +%s.%N)
-rm -rf "$DEMO_WORK" "$DEMO_REPORT"
-mkdir -p "$DEMO_WORK/keys" "$DEMO_REPORT"
+# (only what the demo writes is removed: the folders may be the user's)
+mkdir -p "$DEMO_WORK" "$DEMO_REPORT"
+rm -rf "$DEMO_WORK/keys"
+rm -f "$DEMO_WORK"/{paycons-sim,sim-build.log,operator.log,cluster.env} "$DEMO_WORK"/*.csv
+rm -f "$DEMO_REPORT"/{index.html,states.svg,flow.svg,operator.log,screenshot.png} "$DEMO_REPORT"/*.csv
+mkdir -p "$DEMO_WORK/keys"
+# how to reach this cluster (test/scripts/demo_small.sh reads it with KEEP=1)
+cat >"$DEMO_WORK/cluster.env" <<ENV
+PGHOST='$PGHOST'
+PGPORT='$PGPORT'
+PGUSER=postgres
+PGDATABASE='$DB'
+DEMO_PGDATA='$PAYCONS_DATA'
+DEMO_CLUSTER_USER='$PAYCONS_CLUSTER_USER'
+DEMO_PGBIN='$PAYCONS_PGBIN'
+ENV
 psql_demo() { psql -X -q -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 createdb "$DB"
 psql_demo -c 'CREATE EXTENSION paycons'

@@ -31,8 +31,11 @@ SELECT channel, statement_date, format, lines, payments, refunds FROM demo.state
 \echo 'Statement differences, by class and how each was resolved'
 SELECT * FROM demo.statement_diffs();
 \echo
-\echo 'The operator''s review decisions (resolve_review)'
-SELECT * FROM demo.reviews();
+\echo 'The operator''s review decisions (resolve_review; each order in demo-report/index.html)'
+SELECT * FROM demo.review_summary();
+\echo
+\echo 'What the background worker did (paycons.stats())'
+SELECT * FROM demo.worker();
 \echo
 \echo 'Outbox: events delivered to the consumer'
 SELECT * FROM demo.outbox_delivered();

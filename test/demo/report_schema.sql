@@ -132,6 +132,38 @@ BEGIN ATOMIC
      ORDER BY 2 DESC;
 END;
 
+-- the decisions, counted
+CREATE FUNCTION demo.review_summary()
+    RETURNS TABLE (decision text, orders bigint, "owed (CNY)" text, "paid (CNY)" text, "state now" text)
+    LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT split_part(r.decision, ':', 1), count(*),
+           demo.yuan(sum(replace(r."amount (CNY)", ',', '')::numeric * 100)),
+           demo.yuan(sum(replace(r."paid (CNY)", ',', '')::numeric * 100)),
+           string_agg(DISTINCT r.state, ', ')
+      FROM demo.reviews() r
+     GROUP BY 1 ORDER BY 1;
+END;
+
+-- what the background worker did (paycons.stats(): shared memory, since the server started)
+CREATE FUNCTION demo.worker()
+    RETURNS TABLE (what text, count bigint)
+    LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT k, v
+      FROM paycons.stats() s,
+           LATERAL (VALUES ('maintenance passes', s.passes),
+                           ('payment.query commands sent for overdue orders', s.payment_queries),
+                           ('orders closed (no payment by the deadline + grace)', s.orders_closed),
+                           ('stock commits the payment could not make, made by the worker', s.stock_committed),
+                           ('compensations done by the worker (stock released, ...)', s.compensations_done),
+                           ('compensations retried', s.compensations_retried),
+                           ('compensations dead', s.compensations_dead),
+                           ('external commands re-sent (refund.request after silence)', s.external_sent),
+                           ('refund.query commands sent', s.refund_queries),
+                           ('items that failed (and were retried)', s.item_errors)) AS x(k, v);
+END;
+
 -- money per order (CNY), summed: where every cent that came in went
 CREATE FUNCTION demo.money()
     RETURNS TABLE (what text, "amount (CNY)" text, payments bigint)

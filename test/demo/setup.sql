@@ -32,11 +32,15 @@ SELECT paycons.set_channel_key('wechatpay', 'apiv3', 'aes256', :'apiv3_key');
 -- WeChat Pay charges 0.6%: reconciliation checks every stated fee
 SELECT channel, fee_rate_ppm FROM paycons.set_statement_settings('wechatpay', fee_rate_ppm => 6000);
 
--- 3. stock: plenty of everything
+-- 3. stock: plenty of everything the shop sells
 SELECT s.sku, s.on_hand
-  FROM (VALUES ('TEA-LONGJING-250G'), ('MUG-CELADON'), ('NOODLES-GIFT-6'), ('SOCKS-WOOL-3'),
-               ('POWERBANK-10K'), ('UMBRELLA-AUTO'), ('NOTEBOOK-A5'), ('CHOPSTICKS-5P')) AS p(sku),
-       LATERAL paycons.add_stock(p.sku, 2 * :orders + 100) AS s;
+  FROM unnest(ARRAY['TEA-LONGJING-250G', 'TEA-PUER-357G', 'MUG-CELADON', 'BOWL-BLUEWHITE-4',
+                    'NOODLES-GIFT-6', 'DUMPLINGS-1KG', 'MOONCAKE-BOX-8', 'CHILI-SAUCE-2',
+                    'SOCKS-WOOL-3', 'SCARF-SILK', 'SLIPPERS-CLOTH', 'POWERBANK-10K',
+                    'CABLE-USBC-2M', 'EARBUDS-BT', 'UMBRELLA-AUTO', 'THERMOS-500ML',
+                    'NOTEBOOK-A5', 'BRUSH-SET', 'CHOPSTICKS-5P', 'WOK-IRON-32',
+                    'RICE-5KG', 'HONEY-500G', 'FAN-FOLDING', 'LANTERN-RED-2']) AS p(sku),
+       LATERAL paycons.add_stock(p.sku, :orders + 100) AS s;
 
 -- 4. time, compressed: a day of retries must fit in a minute.  The
 --    channels' own schedules are compressed by the simulator; these are

@@ -124,18 +124,17 @@ feed_back(Consumer *c, Order *o, const char *kind, const char *txn, int64_t amou
 	PGresult   *res;
 
 	snprintf(amt, sizeof(amt), "%lld", (long long) amount);
-	res = PQexecPrepared(c->conn, "answer", 7,
-						 (const char *[]) {CHANNEL_NAME(o->ch), txn, o->id, kind, amt, payload, via},
-						 NULL, NULL, 0);
+	res = exec_retry(c->conn, "answer", true, 7,
+					 (const char *[]) {CHANNEL_NAME(o->ch), txn, o->id, kind, amt, payload, via});
 	exec_ok(c->conn, res, PGRES_TUPLES_OK, "apply the channel's answer");
 }
 
 static bool
 nack(Consumer *c, const char *id, const char *error)
 {
-	PGresult   *res = PQexecParams(c->conn,
-								   "SELECT status FROM paycons.outbox_nack($1::bigint, $2, '300 milliseconds')",
-								   2, NULL, (const char *[]) {id, error}, NULL, NULL, 0);
+	PGresult   *res = exec_retry(c->conn,
+								 "SELECT status FROM paycons.outbox_nack($1::bigint, $2, '300 milliseconds')",
+								 false, 2, (const char *[]) {id, error});
 
 	exec_ok(c->conn, res, PGRES_TUPLES_OK, "outbox_nack");
 	c->nack++;
@@ -185,11 +184,9 @@ on_refund_request(Consumer *c, Order *o, const char *id, const char *comp, const
 	}
 	else if (rc < 0)
 	{
-		PGresult   *res = PQexecParams(c->conn,
-									   "SELECT state FROM paycons.complete_compensation($1::bigint, false, $2)",
-									   2, NULL,
-									   (const char *[]) {comp, "alipay.trade.refund: ACQ.SYSTEM_ERROR"},
-									   NULL, NULL, 0);
+		PGresult   *res = exec_retry(c->conn,
+									 "SELECT state FROM paycons.complete_compensation($1::bigint, false, $2)",
+									 false, 2, (const char *[]) {comp, "alipay.trade.refund: ACQ.SYSTEM_ERROR"});
 
 		exec_ok(c->conn, res, PGRES_TUPLES_OK, "complete_compensation(false)");
 	}
@@ -249,8 +246,8 @@ handle(Consumer *c, PGresult *res, int row)
 		shop_plans_refund(o);
 	else if (strcmp(type, "order.refunded") == 0)
 	{
-		PGresult   *r = PQexecParams(c->conn, "SELECT paycons.release_stock($1)", 1, NULL,
-									 (const char *[]) {agg}, NULL, NULL, 0);
+		PGresult   *r = exec_retry(c->conn, "SELECT paycons.release_stock($1)", false, 1,
+								   (const char *[]) {agg});
 
 		exec_ok(c->conn, r, PGRES_TUPLES_OK, "release_stock");
 	}
@@ -331,8 +328,7 @@ consumer_main(void *arg)
 			arr_close(&c.types, &c.types_len);
 			arr_close(&c.aggs, &c.aggs_len);
 			arr_close(&c.atts, &c.atts_len);
-			res = PQexecPrepared(c.conn, "ack", 4,
-								 (const char *[]) {c.ids, c.types, c.aggs, c.atts}, NULL, NULL, 0);
+			res = exec_retry(c.conn, "ack", true, 4, (const char *[]) {c.ids, c.types, c.aggs, c.atts});
 			exec_ok(c.conn, res, PGRES_COMMAND_OK, "outbox_ack");
 		}
 		if (n == 0)

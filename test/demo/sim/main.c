@@ -119,6 +119,65 @@ say(const char *fmt,...)
 	pthread_mutex_unlock(&out_lock);
 }
 
+/*
+ * Server notices (e.g. paycons' WARNING that a stock commit will be retried
+ * by the worker) are part of the story: shown above the progress bar, the
+ * first few of them.
+ */
+static void
+notice_cb(void *arg, const char *message)
+{
+	static int	shown;
+	int			n;
+
+	(void) arg;
+	pthread_mutex_lock(&world.lock);
+	n = ++shown;
+	pthread_mutex_unlock(&world.lock);
+	if (n <= 5)
+	{
+		char		line[600];
+
+		snprintf(line, sizeof(line), "%s", message);
+		line[strcspn(line, "\n")] = '\0';
+		say("server says: %s%s", line, n == 5 ? " (further notices not shown)" : "");
+	}
+}
+
+/* a deadlock or serialization failure: the application runs it again */
+bool
+is_retryable(const PGresult *res)
+{
+	const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return st != NULL && (strcmp(st, "40P01") == 0 || strcmp(st, "40001") == 0);
+}
+
+/*
+ * exec_retry: one statement (its own transaction), run again after a
+ * deadlock or serialization failure, as applications do.  stmt is a
+ * prepared statement's name when prepared, else the SQL.
+ */
+PGresult *
+exec_retry(PGconn *conn, const char *stmt, bool prepared, int n, const char *const *values)
+{
+	int			attempt;
+
+	for (attempt = 1;; attempt++)
+	{
+		PGresult   *res = prepared ? PQexecPrepared(conn, stmt, n, values, NULL, NULL, 0)
+			: PQexecParams(conn, stmt, n, NULL, values, NULL, NULL, 0);
+
+		if (attempt < 10 && is_retryable(res))
+		{
+			PQclear(res);
+			usleep(10000 * attempt);
+			continue;
+		}
+		return res;
+	}
+}
+
 PGconn *
 connect_as(const char *role)
 {
@@ -130,6 +189,7 @@ connect_as(const char *role)
 	conn = PQconnectdb(conninfo);
 	if (PQstatus(conn) != CONNECTION_OK)
 		die("cannot connect as %s: %s", role, PQerrorMessage(conn));
+	PQsetNoticeProcessor(conn, notice_cb, NULL);
 	return conn;
 }
 
@@ -152,13 +212,29 @@ typedef struct Product
 
 static const Product catalog[] = {
 	{"TEA-LONGJING-250G", "西湖龙井 250g", 16800},
+	{"TEA-PUER-357G", "普洱茶饼 357g", 22800},
 	{"MUG-CELADON", "青瓷马克杯", 5900},
+	{"BOWL-BLUEWHITE-4", "青花瓷碗 4 只", 8800},
 	{"NOODLES-GIFT-6", "兰州拉面礼盒 6 份", 3990},
+	{"DUMPLINGS-1KG", "手工水饺 1kg", 4590},
+	{"MOONCAKE-BOX-8", "月饼礼盒 8 枚", 19800},
+	{"CHILI-SAUCE-2", "老干妈辣酱 2 瓶", 2380},
 	{"SOCKS-WOOL-3", "羊毛袜 3 双装", 2990},
+	{"SCARF-SILK", "真丝围巾", 25900},
+	{"SLIPPERS-CLOTH", "老北京布鞋", 8900},
 	{"POWERBANK-10K", "充电宝 10000mAh", 12900},
+	{"CABLE-USBC-2M", "USB-C 数据线 2m", 1990},
+	{"EARBUDS-BT", "蓝牙耳机", 19900},
 	{"UMBRELLA-AUTO", "自动折叠伞", 7900},
+	{"THERMOS-500ML", "保温杯 500ml", 9900},
 	{"NOTEBOOK-A5", "A5 笔记本", 1290},
+	{"BRUSH-SET", "毛笔套装", 6800},
 	{"CHOPSTICKS-5P", "乌木筷子 5 双", 2590},
+	{"WOK-IRON-32", "铁锅 32cm", 15900},
+	{"RICE-5KG", "五常大米 5kg", 8990},
+	{"HONEY-500G", "槐花蜂蜜 500g", 6900},
+	{"FAN-FOLDING", "檀香扇", 3900},
+	{"LANTERN-RED-2", "红灯笼 2 只", 4900},
 };
 #define NPRODUCTS ((int) (sizeof(catalog) / sizeof(catalog[0])))
 
@@ -177,7 +253,9 @@ plan(void)
 	int		   *perm = malloc(sizeof(int) * params.orders);
 	int			i,
 				k = 0,
-				f;
+				f,
+				day,
+				lost_late;
 	char		today[16];
 	int			counts[FATE_COUNT] = {0};
 	const double fate_share[FATE_COUNT] = {0, 0.02, 0.01, 0.05, 0.01, 0.03};
@@ -232,8 +310,22 @@ plan(void)
 		}
 	}
 
-	/* fates: exact shares of the orders, at random places */
-	for (i = params.orders - 1; i > 0; i--)
+	/*
+	 * The last orders of the day are taken after every other customer has
+	 * paid and are paid in the day's last second; for most of them every
+	 * notification is lost.  Their pay window runs past the end of the day,
+	 * so the worker has not queried them yet: only the statement tells
+	 * (补单).  The other lost notifications fall during the day, where the
+	 * worker's payment.query finds them.
+	 */
+	world.midnight = share(0.015);
+	lost_late = share(0.01) < world.midnight ? share(0.01) : world.midnight;
+	day = params.orders - world.midnight;
+	for (i = 0; i < lost_late; i++)
+		world.orders[day + i].fate = FATE_LOST;
+
+	/* the day's fates: exact shares of the orders, at random places */
+	for (i = day - 1; i > 0; i--)
 	{
 		int			j = rng_int(&rng, i + 1),
 					t = perm[i];
@@ -242,13 +334,17 @@ plan(void)
 		perm[j] = t;
 	}
 	for (f = 1; f < FATE_COUNT; f++)
-		for (counts[f] = 0; counts[f] < share(fate_share[f]) && k < params.orders; counts[f]++)
+	{
+		int			want = share(fate_share[f]) - (f == FATE_LOST ? lost_late : 0);
+
+		for (counts[f] = 0; counts[f] < want && k < day; counts[f]++)
 			world.orders[perm[k++]].fate = (Fate) f;
-	for (i = 0; i < share(0.01) && k < params.orders; i++)
+	}
+	for (i = 0; i < share(0.01) && k < day; i++)
 		world.orders[perm[k++]].attrs |= ATTR_FORGED;
-	for (i = 0; i < share(0.02) && k < params.orders; i++)
+	for (i = 0; i < share(0.02) && k < day; i++)
 		world.orders[perm[k++]].attrs |= ATTR_REFUND_FULL;
-	for (i = 0; i < share(0.01) && k < params.orders; i++)
+	for (i = 0; i < share(0.01) && k < day; i++)
 		world.orders[perm[k++]].attrs |= ATTR_REFUND_PARTIAL;
 	for (i = 0; i < params.orders; i++)
 	{
@@ -285,90 +381,126 @@ shop_main(void *arg)
 	int			per = (int) (params.rate * tick + 0.5);
 	char		window[32];
 	int			next = 0,
-				batch;
+				batch,
+				nretry = 0;
+	int		   *todo,
+			   *retry;
 
 	(void) arg;
 	if (per < 1)
 		per = 1;
+	todo = malloc(sizeof(int) * (params.orders + per));
+	retry = malloc(sizeof(int) * (params.orders + per));
+	if (!todo || !retry)
+		die("out of memory");
 	snprintf(window, sizeof(window), "%.3f seconds", params.pay_within);
 	exec_ok(conn, PQprepare(conn, "checkout", checkout_sql, 5, NULL), PGRES_COMMAND_OK, "prepare checkout");
 	if (PQenterPipelineMode(conn) != 1)
 		die("pipeline mode: %s", PQerrorMessage(conn));
-	for (batch = 0; next < params.orders; batch++)
+	for (batch = 0; next < params.orders || nretry > 0; batch++)
 	{
 		double		due = batch * tick;
 		int			i,
-					end = next + per > params.orders ? params.orders : next + per;
+					k,
+					n = 0,
+					day = params.orders - world.midnight,
+					end = next + per > day ? day : next + per;
 		double		now;
+		bool		midnight = false;
 
 		while ((now = now_s()) < due)
 			usleep((useconds_t) ((due - now) * 1e6));
+		if (next >= day && nretry == 0)
+		{
+			/* the last orders of the day: once every other customer paid */
+			for (;;)
+			{
+				bool		quiet;
+
+				pthread_mutex_lock(&world.lock);
+				quiet = world.pre_cut_pending == 0;
+				pthread_mutex_unlock(&world.lock);
+				if (quiet)
+					break;
+				usleep(50000);
+			}
+			end = params.orders;
+			midnight = true;
+		}
+
+		/* this batch: the checkouts to run again, then new orders */
+		for (i = 0; i < nretry; i++)
+			todo[n++] = retry[i];
+		nretry = 0;
+		for (i = next; i < end; i++)
+			todo[n++] = i;
 
 		/*
 		 * One transaction per order, as a web shop's checkout is; the
 		 * batch's orders are pipelined (one round trip for all of them).
 		 */
-		for (i = next; i < end; i++)
+		for (k = 0; k < n; k++)
 		{
-			Order	   *o = &world.orders[i];
+			Order	   *o = &world.orders[todo[k]];
 			char		ids[48],
 						amt[48],
 						chan[32],
 						items[200];
+			char	   *p = items;
+			const char *v;
 
 			snprintf(ids, sizeof(ids), "{\"%s\"}", o->id);
 			snprintf(amt, sizeof(amt), "{%lld}", (long long) o->amount);
 			snprintf(chan, sizeof(chan), "{%s}", CHANNEL_NAME(o->ch));
+			/* the items as a one-element jsonb[] literal */
+			*p++ = '{';
+			*p++ = '"';
+			for (v = o->items; *v && p < items + sizeof(items) - 4; v++)
 			{
-				/* the items as a one-element jsonb[] literal */
-				char	   *p = items;
-				const char *v;
-
-				*p++ = '{';
-				*p++ = '"';
-				for (v = o->items; *v && p < items + sizeof(items) - 4; v++)
-				{
-					if (*v == '"' || *v == '\\')
-						*p++ = '\\';
-					*p++ = *v;
-				}
-				*p++ = '"';
-				*p++ = '}';
-				*p = '\0';
+				if (*v == '"' || *v == '\\')
+					*p++ = '\\';
+				*p++ = *v;
 			}
+			*p++ = '"';
+			*p++ = '}';
+			*p = '\0';
 			if (PQsendQueryPrepared(conn, "checkout", 5,
 									(const char *[]) {ids, amt, chan, items, window}, NULL, NULL, 0) != 1 ||
 				PQpipelineSync(conn) != 1)
 				die("checkout: %s", PQerrorMessage(conn));
 		}
-		for (i = next; i < end; i++)
+		now = now_s();
+		for (k = 0; k < n; k++)
 		{
-			PGresult   *res;
+			Order	   *o = &world.orders[todo[k]];
+			PGresult   *res = PQgetResult(conn);
+			bool		ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 
-			res = PQgetResult(conn);
-			exec_ok(conn, res, PGRES_TUPLES_OK, "checkout");
+			if (!ok && !is_retryable(res))
+				die("checkout of %s: %s", o->id, PQresultErrorMessage(res));
+			PQclear(res);
 			if ((res = PQgetResult(conn)) != NULL)	/* end of this query */
 				die("checkout: unexpected result");
 			res = PQgetResult(conn);
 			if (PQresultStatus(res) != PGRES_PIPELINE_SYNC)
 				die("checkout: no pipeline sync");
 			PQclear(res);
-		}
-		now = now_s();
-		for (i = next; i < end; i++)
-		{
-			Order	   *o = &world.orders[i];
-
+			if (!ok)
+			{
+				/* a deadlock with another transaction: the shop tries again */
+				retry[nretry++] = todo[k];
+				continue;
+			}
 			o->created_at = now;
 			if (o->fate == FATE_NEVER_PAY || o->fate == FATE_LATE_PAY)
 				continue;
-			/* customers pay within the first 40% of the pay window */
-			schedule(now + 0.2 + rng_unif(&rng) * (0.4 * params.pay_within - 0.2), T_PAY, o, NULL, 0, true);
+			/* customers pay within the first 40% of the pay window; the
+			 * last ones of the day at once */
+			schedule(now + 0.2 + rng_unif(&rng) * (midnight ? 0.3 : 0.4 * params.pay_within - 0.2),
+					 T_PAY, o, NULL, 0, true);
 		}
-		pthread_mutex_lock(&world.lock);
-		world.created = end;
-		pthread_mutex_unlock(&world.lock);
-		next = end;
+		if (end > next)
+			next = end;
 	}
 	pthread_mutex_lock(&world.lock);
 	world.shop_done = true;
@@ -429,8 +561,9 @@ progress(PGconn *mon, bool force)
 		bar_shown = true;
 	}
 	else
-		printf("  [%5.1f s] %s: %ld/%d orders settled, %ld callbacks applied, %ld events delivered\n",
-			   t, phase, settled, params.orders, applied, delivered);
+		printf("  [%5.1f s] %s: %ld/%d orders settled, %ld callbacks applied, %ld events delivered"
+			   " (channels %.2f s behind)\n",
+			   t, phase, settled, params.orders, applied, delivered, world.lag);
 	fflush(stdout);
 	pthread_mutex_unlock(&out_lock);
 }

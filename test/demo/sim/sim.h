@@ -185,7 +185,9 @@ typedef struct World
 	double		cut_wall;
 	Order	   *orders;
 	int			norders;
-	int			created;		/* orders created so far */
+	double		lag;			/* how late tasks start (moving average) */
+	int			midnight;		/* the last orders, taken at the end of
+								 * the day */
 	long		seq;			/* id generator */
 	/* keys */
 	EVP_PKEY   *alipay_key;		/* plays Alipay's private key */
@@ -205,6 +207,8 @@ extern double wall_now(void);
 extern void die(const char *fmt,...) __attribute__((format(printf, 1, 2), noreturn));
 extern void say(const char *fmt,...) __attribute__((format(printf, 1, 2)));
 extern PGconn *connect_as(const char *role);
+extern bool is_retryable(const PGresult *res);
+extern PGresult *exec_retry(PGconn *conn, const char *stmt, bool prepared, int n, const char *const *values);
 extern void exec_ok(PGconn *conn, PGresult *res, ExecStatusType want, const char *what);
 
 /* rng (per thread) */

@@ -241,7 +241,7 @@ task_pay(Sender *s, Order *o, bool pre_cut)
 		body = o->ch == CH_ALIPAY ? alipay_payment_notice(o, false, world.alipay_key)
 			: wechat_notice_body(o, N_PAY_FAILED, 0, &s->rng);
 		n = new_notice(o, N_PAY_FAILED, 0, pre_cut, body);
-		send_notice(n, now + rng_unif(&s->rng) * 0.3, &s->rng, true);
+		send_notice(n, now + rng_unif(&s->rng) * 0.15, &s->rng, true);
 	}
 	body = o->ch == CH_ALIPAY ? alipay_payment_notice(o, true, world.alipay_key)
 		: wechat_notice_body(o, N_PAY_SUCCESS, 0, &s->rng);
@@ -286,7 +286,7 @@ task_deliver(Sender *s, Notice *n)
 	values[0] = ch;
 	values[1] = n->body;
 	values[2] = headers;
-	res = PQexecPrepared(s->conn, "deliver", 3, values, NULL, NULL, 0);
+	res = exec_retry(s->conn, "deliver", true, 3, values);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
 	{
 		int			status = atoi(PQgetvalue(res, 0, 1));
@@ -328,39 +328,36 @@ retry:
 	schedule(now_s() + delay, T_DELIVER, o, n, 0, false);
 }
 
-/* T_SHOP_REFUND: after-sales starts a refund, as the application */
+/*
+ * T_SHOP_REFUND: after-sales starts a refund, as the application: the
+ * order to refunding (all of it) and the refund step, in one statement.
+ */
 static void
 task_shop_refund(Sender *s, Order *o)
 {
 	bool		full = (o->attrs & ATTR_REFUND_FULL) != 0;
 	char		amount[32];
-	const char *values[3];
 	PGresult   *res;
 
 	snprintf(amount, sizeof(amount), "%lld",
 			 (long long) (full ? o->pay_amount : (o->pay_amount * 3 / 10 / 10) * 10 + 10));
-	values[0] = o->id;
-	values[1] = amount;
-	values[2] = full ? "customer returned the goods" : "partial refund: one item arrived broken";
-	res = PQexec(s->conn, "BEGIN");
-	PQclear(res);
 	if (full)
-	{
-		res = PQexecParams(s->conn, "SELECT state FROM paycons.transition($1, 'refunding', $2)",
-						   1 + 1, NULL, (const char *[]) {values[0], values[2]}, NULL, NULL, 0);
-		exec_ok(s->conn, res, PGRES_TUPLES_OK, "transition to refunding");
-	}
-	res = PQexecParams(s->conn,
-					   "SELECT paycons.enqueue_compensation(o.order_id,"
-					   "    'refund:' || o.channel_txn_id || CASE WHEN $4 THEN '' ELSE ':partial' END, NULL,"
-					   "    jsonb_build_object('channel', o.channel, 'channel_txn_id', o.channel_txn_id,"
-					   "                       'amount', $2::bigint, 'currency', o.currency, 'reason', $3::text))"
-					   "  FROM paycons.get_order($1) o",
-					   4, NULL, (const char *[]) {values[0], values[1], values[2], full ? "t" : "f"},
-					   NULL, NULL, 0);
-	exec_ok(s->conn, res, PGRES_TUPLES_OK, "enqueue refund");
-	res = PQexec(s->conn, "COMMIT");
-	exec_ok(s->conn, res, PGRES_COMMAND_OK, "commit refund");
+		res = exec_retry(s->conn,
+						 "SELECT paycons.enqueue_compensation(o.order_id, 'refund:' || o.channel_txn_id, NULL,"
+						 "    jsonb_build_object('channel', o.channel, 'channel_txn_id', o.channel_txn_id,"
+						 "                       'amount', $2::bigint, 'currency', o.currency,"
+						 "                       'reason', 'customer request'))"
+						 "  FROM paycons.transition($1, 'refunding', 'customer returned the goods') o",
+						 false, 2, (const char *[]) {o->id, amount});
+	else
+		res = exec_retry(s->conn,
+						 "SELECT paycons.enqueue_compensation(o.order_id, 'refund:' || o.channel_txn_id || ':partial',"
+						 "    NULL, jsonb_build_object('channel', o.channel, 'channel_txn_id', o.channel_txn_id,"
+						 "                             'amount', $2::bigint, 'currency', o.currency,"
+						 "                             'reason', 'partial refund: one item arrived broken'))"
+						 "  FROM paycons.get_order($1) o",
+						 false, 2, (const char *[]) {o->id, amount});
+	exec_ok(s->conn, res, PGRES_TUPLES_OK, "start a refund");
 }
 
 /* T_REFUND_NOTIFY: the channel tells the shop how a refund went */
@@ -434,6 +431,7 @@ sender_main(void *arg)
 		}
 		t = heap_pop();
 		world.in_flight++;
+		world.lag = 0.95 * world.lag + 0.05 * (now_s() - t->due);
 		pthread_mutex_unlock(&world.lock);
 
 		switch (t->kind)
@@ -534,11 +532,19 @@ channel_refund(Order *o, long comp_id, int attempt, int64_t amount, const char *
 
 	(void) pay_txn;
 	pthread_mutex_lock(&world.lock);
+	/*
+	 * Idempotent on the compensation: once a refund of it went out, every
+	 * later request for it (a re-sent command, a stale attempt) gets that
+	 * refund back, never a second one.  The same attempt asked again gets
+	 * the same answer.
+	 */
 	for (i = 0; i < o->nrefunds; i++)
-		if (o->refunds[i].comp_id == comp_id && o->refunds[i].attempt == attempt)
+		if (o->refunds[i].comp_id == comp_id &&
+			(o->refunds[i].ok || o->refunds[i].attempt == attempt))
 		{
 			r = &o->refunds[i];
-			break;
+			if (r->ok)
+				break;
 		}
 	if (r != NULL)
 	{
