@@ -114,7 +114,7 @@ DEMO_PGDATA='$PAYCONS_DATA'
 DEMO_CLUSTER_USER='$PAYCONS_CLUSTER_USER'
 DEMO_PGBIN='$PAYCONS_PGBIN'
 ENV
-psql_demo() { psql -X -q -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+psql_demo() { psql -X -q -v ON_ERROR_STOP=1 -P pager=off -d "$DB" "$@"; }
 createdb "$DB"
 psql_demo -c 'CREATE EXTENSION paycons'
 

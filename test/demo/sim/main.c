@@ -495,9 +495,11 @@ shop_main(void *arg)
 			if (o->fate == FATE_NEVER_PAY || o->fate == FATE_LATE_PAY)
 				continue;
 			/* customers pay within the first 40% of the pay window; the
-			 * last ones of the day at once */
-			schedule(now + 0.2 + rng_unif(&rng) * (midnight ? 0.3 : 0.4 * params.pay_within - 0.2),
-					 T_PAY, o, NULL, 0, true);
+			 * last ones of the day at once (with their checkout) */
+			if (midnight)
+				customer_pays(o, &rng, true);
+			else
+				schedule(now + 0.2 + rng_unif(&rng) * (0.4 * params.pay_within - 0.2), T_PAY, o, NULL, 0, true);
 		}
 		if (end > next)
 			next = end;

@@ -29,6 +29,12 @@
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 
+/* rng (per thread) */
+typedef struct Rng
+{
+	uint64_t	s;
+} Rng;
+
 /* ---- the two channels ---- */
 typedef enum
 {
@@ -211,11 +217,6 @@ extern bool is_retryable(const PGresult *res);
 extern PGresult *exec_retry(PGconn *conn, const char *stmt, bool prepared, int n, const char *const *values);
 extern void exec_ok(PGconn *conn, PGresult *res, ExecStatusType want, const char *what);
 
-/* rng (per thread) */
-typedef struct Rng
-{
-	uint64_t	s;
-} Rng;
 extern uint64_t rng_next(Rng *r);
 extern double rng_unif(Rng *r);
 extern int	rng_int(Rng *r, int n);
@@ -224,6 +225,7 @@ extern int	rng_int(Rng *r, int n);
 extern void world_init(void);
 extern void schedule(double due, TaskKind kind, Order *o, Notice *n, int refund_no, bool pre_cut);
 extern void *sender_main(void *arg);
+extern void customer_pays(Order *o, Rng *rng, bool pre_cut);
 extern void customer_pays_late(Order *o);
 extern void shop_plans_refund(Order *o);
 extern int	channel_query(Order *o, char *txn, size_t txnlen, int64_t *amount, const char **state);

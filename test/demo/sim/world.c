@@ -208,6 +208,13 @@ retry_in(ChannelKind ch, int attempts, bool *give_up)
 static void
 task_pay(Sender *s, Order *o, bool pre_cut)
 {
+	customer_pays(o, &s->rng, pre_cut);
+}
+
+/* customer_pays: the payment at the channel, and its notifications */
+void
+customer_pays(Order *o, Rng *rng, bool pre_cut)
+{
 	double		now = now_s();
 	Notice	   *n;
 	char	   *body;
@@ -229,7 +236,7 @@ task_pay(Sender *s, Order *o, bool pre_cut)
 		if (o->ch == CH_ALIPAY)
 			body = alipay_payment_notice(o, true, world.attacker_key);
 		else
-			body = wechat_notice_body(o, N_FORGED, 0, &s->rng);
+			body = wechat_notice_body(o, N_FORGED, 0, rng);
 		n = new_notice(o, N_FORGED, 0, pre_cut, body);
 		n->single = true;
 		schedule(now + 0.002, T_DELIVER, o, n, 0, false);
@@ -239,14 +246,14 @@ task_pay(Sender *s, Order *o, bool pre_cut)
 		/* the failed first attempt: its notice may come after the
 		 * success */
 		body = o->ch == CH_ALIPAY ? alipay_payment_notice(o, false, world.alipay_key)
-			: wechat_notice_body(o, N_PAY_FAILED, 0, &s->rng);
+			: wechat_notice_body(o, N_PAY_FAILED, 0, rng);
 		n = new_notice(o, N_PAY_FAILED, 0, pre_cut, body);
-		send_notice(n, now + rng_unif(&s->rng) * 0.15, &s->rng, true);
+		send_notice(n, now + rng_unif(rng) * 0.15, rng, true);
 	}
 	body = o->ch == CH_ALIPAY ? alipay_payment_notice(o, true, world.alipay_key)
-		: wechat_notice_body(o, N_PAY_SUCCESS, 0, &s->rng);
+		: wechat_notice_body(o, N_PAY_SUCCESS, 0, rng);
 	n = new_notice(o, N_PAY_SUCCESS, 0, pre_cut, body);
-	send_notice(n, now + 0.02 + rng_unif(&s->rng) * 0.1, &s->rng, true);
+	send_notice(n, now + 0.02 + rng_unif(rng) * 0.1, rng, true);
 }
 
 /*
