@@ -31,6 +31,10 @@ endif
 INSTALL_FRAGMENTS = $(sort $(wildcard sql/install/*.sql))
 
 PG_CONFIG ?= pg_config
+# Track header dependencies (as a PostgreSQL built with --enable-depend
+# does): a change of a header such as spi_plans.h rebuilds every object that
+# includes it, never a library of objects that disagree on a struct.
+override autodepend = yes
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
@@ -46,7 +50,7 @@ paycons--$(EXTVERSION).sql: $(INSTALL_FRAGMENTS)
 #       or not; core builds without it too.
 TEST_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 
-.PHONY: test test-build print-test-cflags demo demo-screenshot bench fuzz fuzz-statement installcheck-tap-skipped
+.PHONY: test test-build print-test-cflags demo demo-screenshot bench fuzz fuzz-statement soak installcheck-tap-skipped
 test:
 	bash test/run.sh
 
@@ -63,11 +67,13 @@ installcheck-tap-skipped:
 	@echo '      Run "make installcheck" as an ordinary user, or "make test" (runs them as the postgres OS user).'
 endif
 
-# libFuzzer targets of the channel parsers (clang; FUZZ_SECONDS per target,
-# default 60); not part of `make test`
+# Every libFuzzer target, test/fuzz/fuzz_*.c (clang; FUZZ_SECONDS per
+# target, default 60; FUZZ_TARGETS="money statement" for some of them);
+# not part of `make test`.  See test/fuzz/run.sh and doc/reliability.md.
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
 fuzz:
-	FUZZ_SECONDS=$(FUZZ_SECONDS) bash test/fuzz/run.sh
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash test/fuzz/run.sh $(FUZZ_TARGETS)
 
 # `make demo ORDERS=100000 KEEP=1`: the knobs are read from the environment
 # by test/demo.sh (ORDERS, RATE, PAY_WITHIN, GRACE, SCALE, SEED, KEEP)
@@ -82,6 +88,11 @@ demo-screenshot:
 bench:
 	bash bench/run.sh
 
-# libFuzzer target of the statement parsers (clang); FUZZ_SECONDS, default 60
+# the statement parsers' target alone (an alias of FUZZ_TARGETS=statement)
 fuzz-statement:
-	bash test/fuzz/run_statement.sh $(FUZZ_SECONDS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash test/fuzz/run.sh statement
+
+# issue 13: a bounded soak under mixed load (not part of `make test`);
+# SOAK_MINUTES=n changes its length (default 10).  See doc/reliability.md.
+soak:
+	bash test/soak.sh

@@ -49,7 +49,14 @@ paycons_build_install
 paycons_start_cluster
 
 fsync=${BENCH_FSYNC:-on}
-psql -X -q -d postgres -c "ALTER SYSTEM SET fsync = $fsync" -c 'SELECT pg_reload_conf()' >/dev/null
+# As in production: the worker and the notifier serve the callback
+# benchmark's database (paycons.database needs a restart; they connect
+# within seconds of the database being created), the worker enabled.
+psql -X -q -d postgres -c "ALTER SYSTEM SET fsync = $fsync" \
+	-c "ALTER SYSTEM SET paycons.database = 'paycons_bench_callbacks'" \
+	-c "ALTER SYSTEM SET paycons.enabled = on" >/dev/null
+(cd / && paycons_as_cluster_user "$PAYCONS_PGBIN/pg_ctl" -D "$PAYCONS_DATA" \
+	-l "$PAYCONS_PGLOG" -w -t 60 restart) >/dev/null
 paycons_say "benchmarks: ${BENCHES[*]} (fsync = $(psql -X -At -d postgres -c 'SHOW fsync'))"
 
 declare -A status

@@ -314,6 +314,9 @@ INSERT INTO sec_upload (line) VALUES ('channel_txn_id,order_id,kind,amount_minor
                                       ('sec-s-T6,sec-s-6,payment,50,CNY,0');
 SELECT status, lines FROM paycons.load_statement_upload('sec_sh', '2026-11-21', 'csv', 'sec_upload');
 SELECT lines, matched FROM paycons.reconcile_statement('sec_sh', '2026-11-20');
+-- auditing: verify() over everything, and over a window
+SELECT invariant, key FROM paycons.verify() ORDER BY 1, 2;
+SELECT invariant, key FROM paycons.verify('2026-01-01 00:00+00') ORDER BY 1, 2;
 SELECT preloaded IS NOT NULL AS stats FROM paycons.stats();
 SELECT paycons.callback_outcomes_last_hour() IS NOT NULL AS outcomes;
 SELECT paycons.wake() IS NOT NULL AS woken;

@@ -8,7 +8,8 @@
  * The edge table below is the single definition of which transitions are
  * legal; the guard trigger, the SQL functions can_transition/next_states and
  * the state_graph() renderer all read it.  It must match the table in
- * DESIGN.md.
+ * DESIGN.md.  The labels and their parser are backend-free, in
+ * order_state_label.c; the functions here add the errors.
  *
  * IDENTIFICATION
  *	  src/order_state.c
@@ -46,22 +47,6 @@ PG_FUNCTION_INFO_V1(paycons_is_terminal);
 PG_FUNCTION_INFO_V1(paycons_next_states);
 PG_FUNCTION_INFO_V1(paycons_all_states);
 PG_FUNCTION_INFO_V1(paycons_state_graph);
-
-/* Labels, indexed by OrderState.  Text I/O is exact: lower case, no spaces. */
-static const char *const order_state_names[OS_NUM_STATES] = {
-	"created",
-	"paying",
-	"payment_failed",
-	"paid",
-	"fulfilling",
-	"shipped",
-	"completed",
-	"closed",
-	"cancelled",
-	"refunding",
-	"needs_review",
-	"refunded"
-};
 
 #define EDGE(s)		(1U << (s))
 
@@ -119,22 +104,7 @@ order_state_check(int value)
 const char *
 OrderStateName(OrderState s)
 {
-	return order_state_names[order_state_check((int) s)];
-}
-
-/* Parse a label; false if it names no state.  Exact match only. */
-bool
-OrderStateFromName(const char *name, OrderState *result)
-{
-	for (int i = 0; i < OS_NUM_STATES; i++)
-	{
-		if (strcmp(name, order_state_names[i]) == 0)
-		{
-			*result = (OrderState) i;
-			return true;
-		}
-	}
-	return false;
+	return OrderStateLabel(order_state_check((int) s));
 }
 
 /* Is from -> to an edge of the state machine?  A state never leads to itself. */
@@ -169,7 +139,7 @@ OrderStateLegalTargets(OrderState from)
 		{
 			if (buf.len > 0)
 				appendStringInfoString(&buf, ", ");
-			appendStringInfoString(&buf, order_state_names[i]);
+			appendStringInfoString(&buf, OrderStateLabel(i));
 		}
 	}
 	if (buf.len == 0)
@@ -210,7 +180,7 @@ order_state_in(PG_FUNCTION_ARGS)
 
 	initStringInfo(&valid);
 	for (int i = 0; i < OS_NUM_STATES; i++)
-		appendStringInfo(&valid, "%s%s", i > 0 ? ", " : "", order_state_names[i]);
+		appendStringInfo(&valid, "%s%s", i > 0 ? ", " : "", OrderStateLabel(i));
 
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
@@ -373,15 +343,15 @@ paycons_state_graph(PG_FUNCTION_ARGS)
 							   "  rankdir=LR;\n"
 							   "  node [shape=box, style=rounded];\n");
 		appendStringInfo(&buf, "  %s [style=\"rounded,bold\"];\n",
-						 order_state_names[OS_CREATED]);
+						 OrderStateLabel(OS_CREATED));
 		for (int i = 0; i < OS_NUM_STATES; i++)
 			if (order_state_edges[i] == 0)
 				appendStringInfo(&buf, "  %s [peripheries=2];\n",
-								 order_state_names[i]);
+								 OrderStateLabel(i));
 	}
 	else
 		appendStringInfo(&buf, "stateDiagram-v2\n  [*] --> %s\n",
-						 order_state_names[OS_CREATED]);
+						 OrderStateLabel(OS_CREATED));
 
 	for (int from = 0; from < OS_NUM_STATES; from++)
 	{
@@ -391,13 +361,13 @@ paycons_state_graph(PG_FUNCTION_ARGS)
 				continue;
 			if (dot)
 				appendStringInfo(&buf, "  %s -> %s;\n",
-								 order_state_names[from], order_state_names[to]);
+								 OrderStateLabel(from), OrderStateLabel(to));
 			else
 				appendStringInfo(&buf, "  %s --> %s\n",
-								 order_state_names[from], order_state_names[to]);
+								 OrderStateLabel(from), OrderStateLabel(to));
 		}
 		if (!dot && order_state_edges[from] == 0)
-			appendStringInfo(&buf, "  %s --> [*]\n", order_state_names[from]);
+			appendStringInfo(&buf, "  %s --> [*]\n", OrderStateLabel(from));
 	}
 	if (dot)
 		appendStringInfoString(&buf, "}\n");

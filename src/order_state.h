@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * order_state.h
- *	  The paycons.order_state type and the order state machine.
+ *	  The paycons.order_state type and the order state machine.  The
+ *	  states and their labels are in order_state_label.h (backend-free).
  *
  * IDENTIFICATION
  *	  src/order_state.h
@@ -13,28 +14,7 @@
 
 #include "fmgr.h"
 
-/*
- * The order states.  The numeric values are the on-disk representation of
- * paycons.order_state (one byte) and define its sort order: never renumber,
- * only append.
- */
-typedef enum OrderState
-{
-	OS_CREATED = 0,
-	OS_PAYING,
-	OS_PAYMENT_FAILED,
-	OS_PAID,
-	OS_FULFILLING,
-	OS_SHIPPED,
-	OS_COMPLETED,
-	OS_CLOSED,
-	OS_CANCELLED,
-	OS_REFUNDING,
-	OS_NEEDS_REVIEW,
-	OS_REFUNDED
-} OrderState;
-
-#define OS_NUM_STATES	(OS_REFUNDED + 1)
+#include "order_state_label.h"
 
 #define DatumGetOrderState(d)	((OrderState) DatumGetChar(d))
 #define OrderStateGetDatum(s)	CharGetDatum((char) (s))
@@ -42,7 +22,6 @@ typedef enum OrderState
 #define PG_RETURN_ORDER_STATE(s) return OrderStateGetDatum(s)
 
 extern const char *OrderStateName(OrderState s);
-extern bool OrderStateFromName(const char *name, OrderState *result);
 extern bool OrderStateCanTransition(OrderState from, OrderState to);
 extern bool OrderStateIsTerminal(OrderState s);
 extern char *OrderStateLegalTargets(OrderState from);

@@ -68,11 +68,11 @@ BEGIN
                 SELECT 'applied' AS outcome, ins.received_at INTO r FROM ins;
             END IF;
         ELSE
-            k := 1 + (random() * 9999)::int;
+            k := 1 + (random() * ((SELECT paid FROM paycons_bench.settings) - 1))::int;
             IF variant = 'c' THEN
                 SELECT * INTO r FROM paycons.apply_callback('bench_c', 'R' || k, 'RC' || k, 'payment', 'success', 1000, 'CNY');
             ELSIF variant = 'plpgsql' THEN
-                SELECT * INTO r FROM paycons_bench.apply_callback_plpgsql('bench_p', 'R' || k, 'RP' || k, 'payment', 'success', 1000, 'CNY');
+                SELECT * INTO r FROM paycons_bench.apply_callback_plpgsql('bench_c', 'R' || k, 'RC' || k, 'payment', 'success', 1000, 'CNY');
             ELSE
                 WITH ins AS (
                     INSERT INTO paycons_bench.callbacks (channel, channel_txn_id, order_id, kind, status, amount,

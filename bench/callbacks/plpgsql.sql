@@ -4,7 +4,9 @@
  * delivery, a FOR UPDATE lock of the order, the inbox insert ON CONFLICT DO
  * NOTHING, the order update through the same triggers) and the same answer.
  * Only for the benchmark; signatures are not verified (the bench channels
- * do not require them, so the C path skips the check too).
+ * do not require them, so the C path skips the check too).  Its money
+ * edges are recorded as forced (with the reason below), the only way code
+ * outside paycons may take them.
  */
 CREATE SCHEMA IF NOT EXISTS paycons_bench;
 
@@ -16,6 +18,9 @@ CREATE OR REPLACE FUNCTION paycons_bench.apply_callback_plpgsql(
     OUT first_seen_at timestamptz, OUT ack text)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, paycons, pg_temp
+-- it takes money edges (paying -> paid) outside paycons's money paths, as
+-- the owner: allowed only as a forced edge with a reason (doc/security.md)
+SET paycons.reason = 'plpgsql reference'
 AS $$
 #variable_conflict use_variable
 DECLARE

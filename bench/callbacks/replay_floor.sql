@@ -1,4 +1,4 @@
-\set r random(1, 10000)
+\set r random(1, :paid)
 WITH ins AS (
     INSERT INTO paycons_bench.callbacks (channel, channel_txn_id, order_id, kind, status, amount,
                                          currency, outcome, state, applied_at, source)

@@ -1,2 +1,2 @@
-\set r random(1, 10000)
-SELECT * FROM paycons_bench.apply_callback_plpgsql('bench_p', 'R' || :r, 'RP' || :r, 'payment', 'success', 1000, 'CNY');
+\set r random(1, :paid)
+SELECT * FROM paycons_bench.apply_callback_plpgsql('bench_c', 'R' || :r, 'RC' || :r, 'payment', 'success', 1000, 'CNY');

@@ -35,7 +35,7 @@ run() {
     fi
     q -c "CHECKPOINT" >/dev/null
     before=$(lsn)
-    PGOPTIONS="-c synchronous_commit=$sc" pgbench -n -M prepared -c "$c" -j "$c" -T "$DURATION" \
+    PGOPTIONS="-c synchronous_commit=$sc" pgbench -n -M prepared -c "$c" -j "$c" -T "$DURATION" -D paid="$PAID" \
         -f "$here/${path}_${v}.sql" "$DB" > "$tmp/out" 2>&1 || { cat "$tmp/out"; exit 1; }
     after=$(lsn)
     n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$tmp/out")
@@ -48,6 +48,21 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2
 
 bash "$here/setup.sh" "$DB" 2>&1 | grep -v NOTICE || true
 POOL=${POOL:-$((DURATION * 40000))}
+PAID=$(q -c "SELECT paid FROM paycons_bench.settings")
+ORDERS=$(q -c "SELECT orders FROM paycons_bench.settings")
+
+# A LISTENer on paycons_outbox for the whole invocation, as an outbox relay
+# would have; and whether a notifier serves the database (else every
+# transaction that writes an event sends its own NOTIFY: the slow path)
+psql -X -q -d "$DB" -c "LISTEN paycons_outbox" -c "SELECT pg_sleep(86400)" >/dev/null 2>&1 &
+listener=$!
+trap 'kill $listener 2>/dev/null; rm -rf "$tmp"' EXIT
+for _ in $(seq 1 30); do
+    notifier=$(q -c "SELECT coalesce(notifier_pid::text, '') FROM paycons.stats()")
+    [ -n "$notifier" ] && break
+    sleep 1
+done
+[ -n "$notifier" ] || echo "WARNING: no paycons notifier serves $DB (set paycons.database): every writing transaction will NOTIFY" >&2
 
 results="$tmp/results"
 : > "$results"
@@ -121,6 +136,7 @@ cat "$tmp/table"
     echo
     echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores, $(q -c 'SELECT version()' | cut -d, -f1);"
     echo "server fsync=$(q -c 'SHOW fsync'), wal_level=$(q -c 'SHOW wal_level'), shared_buffers=$(q -c 'SHOW shared_buffers');"
+    echo "$ORDERS orders, $PAID of them paid by callback (the replay pool, drawn uniformly); worker $(q -c "SELECT worker_status FROM paycons.stats()"), notifier ${notifier:-not running}, a LISTENer connected;"
     echo "pgbench -M prepared -T $DURATION per run, tps without connection time, median of $ROUNDS round(s);"
     echo "WAL bytes per transaction from pg_current_wal_lsn() around each run (after a CHECKPOINT, so full-page images are included)."
     echo

@@ -97,7 +97,8 @@ COMMENT ON FUNCTION paycons.grant_consumer_role(text) IS
 /*
  * paycons.grant_operator_role(role): what on-call needs -- the health
  * views, redriving dead events, retrying dead compensations, resolving
- * reconciliation differences, and the read API.  Nothing on the tables,
+ * reconciliation differences, auditing with verify(), and the read API.
+ * Nothing on the tables,
  * never the channel secrets.
  */
 CREATE FUNCTION paycons.grant_operator_role(role text) RETURNS void
@@ -119,7 +120,8 @@ BEGIN
         'paycons.resolve_review(text, text, text)',
         'paycons.load_statement(text, date, text, text, boolean)',
         'paycons.load_statement_upload(text, date, text, regclass, boolean)',
-        'paycons.reconcile_statement(text, date)'
+        'paycons.reconcile_statement(text, date)',
+        'paycons.verify(timestamptz)'
     ]
     LOOP
         EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', obj, grant_operator_role.role);
@@ -137,7 +139,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION paycons.grant_operator_role(text) IS
-    'grant an existing role what on-call needs: the health views, outbox_redrive, retry_compensation, resolve_review, statements (load, reconcile, resolve_diff), the read API';
+    'grant an existing role what on-call needs: the health views, outbox_redrive, retry_compensation, resolve_review, statements (load, reconcile, resolve_diff), verify(), the read API';
 
 /* ---- PUBLIC: last, so that it covers every function above, these included ---- */
 

@@ -95,7 +95,8 @@ SELECT set_eq($$SELECT pg_temp.callable('tap_sec_operator')$$, ARRAY[
     'paycons.resolve_review(text,text,text)',
     'paycons.load_statement(text,date,text,text,boolean)',
     'paycons.load_statement_upload(text,date,text,regclass,boolean)',
-    'paycons.reconcile_statement(text,date)'], 'the operator role may call exactly the on-call functions and the read API');
+    'paycons.reconcile_statement(text,date)',
+    'paycons.verify(timestamp with time zone)'], 'the operator role may call exactly the on-call functions and the read API');
 SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                 WHERE p.pronamespace = 'paycons'::regnamespace
                   AND has_function_privilege('public', p.oid, 'EXECUTE')$$, ARRAY[

@@ -1,15 +1,16 @@
 /*-------------------------------------------------------------------------
  *
- * statement_fuzz.c
+ * fuzz_statement.c
  *	  libFuzzer target for the statement parsers (src/statement_parse.c):
  *	  the first byte picks the format, the rest is a statement file fed
  *	  line by line, as statement_load.c does.  The parser must never crash,
  *	  read out of bounds or return a line that breaks its own contract.
  *
- * Build and run: make fuzz-statement (or test/fuzz/run_statement.sh).
+ * Build and run: make fuzz (every target), make fuzz-statement (this one),
+ * or bash test/fuzz/run.sh statement.
  *
  * IDENTIFICATION
- *	  test/fuzz/statement_fuzz.c
+ *	  test/fuzz/fuzz_statement.c
  *
  *-------------------------------------------------------------------------
  */

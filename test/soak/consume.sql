@@ -1,0 +1,1 @@
+SELECT soak_consume('soak-consumer', 0.05);

@@ -1,0 +1,1 @@
+SELECT soak_progress(soak_pick(5000));
