@@ -3,8 +3,8 @@
 # schedule, on the demo's own throwaway cluster (with the worker), using the
 # paycons that test/run.sh built and installed.  Asserts, from the demo's
 # database (the demo runs with KEEP=1; this script stops the cluster):
-#   - every invariant of the report holds (demo.invariants(), which also
-#     runs paycons.verify() when this paycons has it);
+#   - every invariant of the report holds (demo.invariants(), whose last
+#     check is paycons.verify()), and paycons.verify() itself returns no row;
 #   - each part of the storm happened and paycons did what it should:
 #     duplicates answered as replays, forgeries refused, wrong amounts
 #     reviewed, late payments refunded, lost payments repaired by the
@@ -67,7 +67,16 @@ if [[ $bad != 0 ]]; then
 else
 	echo "ok: all $checks invariants hold"
 fi
-echo "paycons.verify() present: $(q "SELECT to_regprocedure('paycons.verify()') IS NOT NULL")"
+if [[ $(q "SELECT count(*) FROM demo.invariants() WHERE \"check\" LIKE 'paycons.verify()%'") != 1 ]]; then
+	fail "demo.invariants() does not include paycons.verify()"
+fi
+nverify=$(q "SELECT count(*) FROM paycons.verify()")
+if [[ $nverify != 0 ]]; then
+	fail "paycons.verify() returned $nverify violations:"
+	q "SELECT * FROM paycons.verify() LIMIT 10"
+else
+	echo "ok: paycons.verify() returns no violation"
+fi
 
 # 2. each part of the storm happened
 expect() { # expect DESCRIPTION SQL: the SQL's count must be > 0
