@@ -6,9 +6,9 @@
 #   REPORT_DIR  default demo-report (run `make demo` first)
 #   OUT.png     default REPORT_DIR/screenshot.png
 #
-# Installs the chromium package when missing (as root; it is large, so it is
-# not part of `make test`).  The page needs no network: Chromium runs with
-# networking features off and a throwaway profile.
+# Installs the chromium package when missing (as root; it is large, so it
+# is not in `make test`'s PAYCONS_PACKAGES).  The page needs no network:
+# Chromium runs with networking features off and a throwaway profile.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -19,14 +19,13 @@ if [[ ! -f $DIR/index.html ]]; then
 	echo "no $DIR/index.html: run make demo first" >&2
 	exit 1
 fi
-if ! command -v chromium >/dev/null 2>&1; then
-	if [[ $(id -u) -ne 0 ]]; then
-		echo "chromium is not installed: sudo apt-get install -y chromium" >&2
-		exit 1
-	fi
-	echo "==> installing chromium (Debian package)"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-fi
+# Debian's chromium through the same machinery as every other package
+# (test/lib.sh: installed as root, else the apt-get line to run is printed);
+# its own list, so that `make test` and `make demo` never pull it in.
+# shellcheck source=test/lib.sh
+source "$REPO/test/lib.sh"
+PAYCONS_PACKAGES=(chromium)
+paycons_ensure_packages || exit 1
 
 PROFILE=$(mktemp -d)
 trap 'rm -rf "$PROFILE"' EXIT
