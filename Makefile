@@ -50,7 +50,7 @@ paycons--$(EXTVERSION).sql: $(INSTALL_FRAGMENTS)
 #       or not; core builds without it too.
 TEST_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 
-.PHONY: test test-build print-test-cflags demo bench fuzz fuzz-statement soak installcheck-tap-skipped
+.PHONY: test test-build print-test-cflags demo demo-screenshot bench fuzz fuzz-statement soak installcheck-tap-skipped
 test:
 	bash test/run.sh
 
@@ -75,8 +75,15 @@ FUZZ_TARGETS ?=
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash test/fuzz/run.sh $(FUZZ_TARGETS)
 
+# `make demo ORDERS=100000 KEEP=1`: the knobs are read from the environment
+# by test/demo.sh (ORDERS, RATE, PAY_WITHIN, GRACE, SCALE, SEED, KEEP)
 demo:
 	bash test/demo.sh
+
+# headless Chromium renders demo-report/index.html to demo-report/screenshot.png
+# (installs Debian's chromium; not part of make test)
+demo-screenshot:
+	bash test/demo/screenshot.sh
 
 bench:
 	bash bench/run.sh

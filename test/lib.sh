@@ -22,6 +22,14 @@
 # Repository root: this file lives in <repo>/test/.
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
+# ---- issue 15: PG_CONFIG names the server when PAYCONS_PGBIN does not ----
+# (a path to a pg_config, as in `make test PG_CONFIG=/x/bin/pg_config`; a
+# bare "pg_config" is Debian's wrapper for the newest server and is ignored)
+if [[ -z ${PAYCONS_PGBIN:-} && ${PG_CONFIG:-} == */* && -x ${PG_CONFIG:-} ]]; then
+	PAYCONS_PGBIN=$("$PG_CONFIG" --bindir)
+	: "${PAYCONS_PGXS:=$(dirname "$(dirname "$(dirname "$("$PG_CONFIG" --pgxs)")")")}"
+fi
+# ---- end issue 15 ----
 PAYCONS_PGBIN=${PAYCONS_PGBIN:-/usr/lib/postgresql/15/bin}
 PAYCONS_PGXS=${PAYCONS_PGXS:-/usr/lib/postgresql/15/lib/pgxs}
 
@@ -44,6 +52,9 @@ PAYCONS_PACKAGES=(
 	postgresql-15-pgq3
 	libssl-dev
 	openssl
+	# issue 15 (make demo): the report's pictures and the XML check of them
+	graphviz
+	libxml2-utils
 )
 
 # State of the running cluster, filled in by paycons_start_cluster.
@@ -319,6 +330,12 @@ paycons_start_cluster() {
 	# setting: only write the line once the library defines paycons.enabled.
 	if grep -q 'paycons\.enabled' "$REPO"/src/*.c 2>/dev/null; then
 		echo "paycons.enabled = off" >>"$PAYCONS_DATA/postgresql.conf"
+	fi
+	# issue 15: a caller's own settings (test/demo.sh: the worker on, short
+	# naptime), last so that they win
+	if [[ -n ${PAYCONS_EXTRA_CONF:-} ]]; then
+		printf '\n# ---- %s ----\n%s\n' "${PAYCONS_EXTRA_CONF_FROM:-PAYCONS_EXTRA_CONF}" \
+			"$PAYCONS_EXTRA_CONF" >>"$PAYCONS_DATA/postgresql.conf"
 	fi
 
 	if ! (cd / && paycons_as_cluster_user "$PAYCONS_PGBIN/pg_ctl" -D "$PAYCONS_DATA" \
