@@ -87,7 +87,7 @@ sub storm_and_crash
 
 my $a1 = storm_and_crash('crash 1', [ 0 .. $nsends - 1 ], 0.15, 0.45);
 my $inflight1 = scalar grep { !exists $storm->{answers}{$_} } keys %{ $storm->{inflight} };
-my $a2 = storm_and_crash('crash 2', $storm->remaining_sends, 0.55, 0.85);
+my $a2 = storm_and_crash('crash 2', $storm->remaining_sends, 0.50, 0.70);
 my $inflight2 = scalar grep { !exists $storm->{answers}{$_} } keys %{ $storm->{inflight} };
 
 # Re-deliver every callback sent so far (answered or not), and deliver the
