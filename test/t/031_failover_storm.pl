@@ -87,9 +87,9 @@ sub verify_count
 # The storm on the primary; orders that only the new primary's worker can
 # close (their deadline passes after the failover) are created just before
 # the primary dies.
-$storm->start_phase($primary, [ 0 .. $nsends - 1 ]);
-# strike once the inbox holds 20% to 60% of the distinct callbacks
-$storm->wait_progress($primary, 0.2 + rand(0.4), 60);
+# strike once a client has sent 20% to 60% of its callbacks
+$storm->start_phase($primary, [ 0 .. $nsends - 1 ], 0.2 + rand(0.4));
+$storm->wait_mark(60);
 $primary->safe_psql('postgres', q{
 SELECT count(paycons.begin_payment(o.order_id, 'tap'))
   FROM generate_series(1, 50) g,

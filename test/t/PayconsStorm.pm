@@ -200,18 +200,27 @@ $$;
 # (dealt round-robin) and the consumer; returns the phase number.
 sub start_phase
 {
-	my ($self, $node, $sends) = @_;
+	my ($self, $node, $sends, $mark) = @_;
 	my $phase = ++$self->{phase};
 	my $dir   = $self->{dir};
 	my @h;
 	my @per = map { [] } 1 .. $self->{clients};
 	push @{ $per[ $_ % $self->{clients} ] }, $sends->[$_] for 0 .. $#$sends;
 	my $connstr = $node->connstr('postgres');
+	$self->{mark} = defined $mark ? "$dir/p$phase-mark" : undef;
+	$self->{phase_start} = time();
 	for my $k (0 .. $self->{clients} - 1)
 	{
 		my $f = "$dir/p$phase-c$k";
+		my @mine = @{ $per[$k] };
+		my $at = defined $mark ? int($mark * @mine) : -1;
 		open my $fh, '>', "$f.sql" or die "$f.sql: $!";
-		print $fh $self->_send_sql($_) for @{ $per[$k] };
+		for my $i (0 .. $#mine)
+		{
+			# the first client to get this far leaves the mark
+			print $fh "\\! touch '$self->{mark}'\n" if $i == $at;
+			print $fh $self->_send_sql($mine[$i]);
+		}
 		close $fh;
 		push @h,
 		  IPC::Run::start(
@@ -224,7 +233,6 @@ sub start_phase
 	$self->{consumer_h} = IPC::Run::start(
 		[ 'psql', '-X', '-q', '-d', $connstr, '-c', _consumer_sql() ],
 		'<', \undef, '>', "$dir/p$phase-consumer.out", '2>', "$dir/p$phase-consumer.err");
-	$self->{phase_start} = time();
 	return $phase;
 }
 
@@ -246,24 +254,22 @@ sub clients_done
 	return 1;
 }
 
-# wait_progress(node, fraction, timeout): wait until the inbox holds that
-# fraction of the storm's distinct callbacks (the moment to strike does
-# not depend on the machine's speed), the clients are done, or timeout
-# seconds have passed.  Returns the inbox rows seen last.
-sub wait_progress
+# wait_mark(timeout): wait until a client of the phase has sent the
+# fraction of its sends that start_phase's "mark" named (a client leaves a
+# file there: the moment does not depend on the machine's speed, and
+# looking for a file is quick enough not to miss it), the clients are
+# done, or timeout seconds have passed.  True if the mark was reached.
+sub wait_mark
 {
-	my ($self, $node, $fraction, $timeout) = @_;
-	my $target   = int($fraction * @{ $self->{cbs} });
+	my ($self, $timeout) = @_;
 	my $deadline = time() + $timeout;
-	my $rows     = 0;
-	while (time() < $deadline && !$self->clients_done)
+	while (time() < $deadline)
 	{
-		$rows = $node->safe_psql('postgres',
-			q{SELECT count(*) FROM paycons.callbacks WHERE channel = 'tap' AND channel_txn_id NOT LIKE 'CR-%'});
-		last if $rows >= $target;
-		usleep(20_000);
+		return 1 if -e $self->{mark};
+		last if $self->clients_done;
+		usleep(2_000);
 	}
-	return $rows;
+	return -e $self->{mark} ? 1 : 0;
 }
 
 # finish_phase(): wait for the clients (they end by themselves, or because
