@@ -43,6 +43,92 @@ decide_add(int64 a, int64 b, const char *order_id)
 	return r;
 }
 
+/*
+ * A successful payment: paid, late, a duplicate, or money that does not
+ * match the order and waits for a review.
+ */
+static void
+decide_payment(const CallbackFacts *f, const CallbackOrder *o,
+			   CallbackDecision *d, bool same_currency)
+{
+	switch (o->state)
+	{
+		case OS_CREATED:
+		case OS_PAYING:
+		case OS_PAYMENT_FAILED:
+			if (f->amount != o->amount || !same_currency)
+			{
+				/*
+				 * Money that does not match the order (DESIGN D4): the
+				 * order waits for a person in needs_review, never paid
+				 * and never closed by the sweep; the money waits in
+				 * the inbox row, marked for review, until
+				 * paycons.resolve_review() accepts or refunds it.
+				 */
+				decide_step(d, OS_NEEDS_REVIEW);
+				d->review = true;
+				d->outcome = "amount_mismatch";
+				break;
+			}
+			/* created and payment_failed reach paid through paying */
+			if (o->state != OS_PAYING)
+				decide_step(d, OS_PAYING);
+			decide_step(d, OS_PAID);
+			d->paid_amount = decide_add(o->paid_amount, f->amount,
+										   f->order_id);
+			d->set_payment = true;
+			d->outcome = "applied";
+			break;
+
+		case OS_CLOSED:
+		case OS_CANCELLED:
+			/* money after the order was given up: give it back */
+			d->refund_reason = "late_payment";
+			d->outcome = "late_payment";
+			if (!same_currency)
+			{
+				/*
+				 * Money in another currency is not the order's money:
+				 * it never counts in paid_amount, so it cannot take the
+				 * order to refunding (whose end, refunded, is reached
+				 * when refunded_amount catches up with paid_amount).
+				 * Its refund compensation alone gives it back, as for
+				 * foreign money refunded after a review; the order
+				 * stays closed or cancelled.
+				 */
+				break;
+			}
+			decide_step(d, OS_REFUNDING);
+			d->paid_amount = decide_add(o->paid_amount, f->amount,
+										   f->order_id);
+			d->set_payment = !o->has_txn_id;
+			break;
+
+		case OS_NEEDS_REVIEW:
+			/*
+			 * More money for an order a person must look at (a top-up
+			 * of a short payment, a second attempt): it joins the
+			 * review, whatever its amount.
+			 */
+			d->review = true;
+			d->write_order = true;	/* serialises with resolve_review() */
+			d->outcome = "held_for_review";
+			break;
+
+		default:
+			/* the order was paid already, by another transaction */
+			if (same_currency)
+			{
+				d->paid_amount = decide_add(o->paid_amount, f->amount,
+											   f->order_id);
+				d->write_order = true;
+			}
+			d->refund_reason = "duplicate_payment";
+			d->outcome = "duplicate_payment";
+			break;
+	}
+}
+
 /* Decide what a first delivery does to an existing order. */
 static void
 decide_for_order(const CallbackFacts *f, const CallbackOrder *o,
@@ -57,84 +143,7 @@ decide_for_order(const CallbackFacts *f, const CallbackOrder *o,
 	d->refunded_amount = o->refunded_amount;
 
 	if (!f->refund && f->success)
-	{
-		switch (o->state)
-		{
-			case OS_CREATED:
-			case OS_PAYING:
-			case OS_PAYMENT_FAILED:
-				if (f->amount != o->amount || !same_currency)
-				{
-					/*
-					 * Money that does not match the order (DESIGN D4): the
-					 * order waits for a person in needs_review, never paid
-					 * and never closed by the sweep; the money waits in
-					 * the inbox row, marked for review, until
-					 * paycons.resolve_review() accepts or refunds it.
-					 */
-					decide_step(d, OS_NEEDS_REVIEW);
-					d->review = true;
-					d->outcome = "amount_mismatch";
-					break;
-				}
-				/* created and payment_failed reach paid through paying */
-				if (o->state != OS_PAYING)
-					decide_step(d, OS_PAYING);
-				decide_step(d, OS_PAID);
-				d->paid_amount = decide_add(o->paid_amount, f->amount,
-											   f->order_id);
-				d->set_payment = true;
-				d->outcome = "applied";
-				break;
-
-			case OS_CLOSED:
-			case OS_CANCELLED:
-				/* money after the order was given up: give it back */
-				d->refund_reason = "late_payment";
-				d->outcome = "late_payment";
-				if (!same_currency)
-				{
-					/*
-					 * Money in another currency is not the order's money:
-					 * it never counts in paid_amount, so it cannot take the
-					 * order to refunding (whose end, refunded, is reached
-					 * when refunded_amount catches up with paid_amount).
-					 * Its refund compensation alone gives it back, as for
-					 * foreign money refunded after a review; the order
-					 * stays closed or cancelled.
-					 */
-					break;
-				}
-				decide_step(d, OS_REFUNDING);
-				d->paid_amount = decide_add(o->paid_amount, f->amount,
-											   f->order_id);
-				d->set_payment = !o->has_txn_id;
-				break;
-
-			case OS_NEEDS_REVIEW:
-				/*
-				 * More money for an order a person must look at (a top-up
-				 * of a short payment, a second attempt): it joins the
-				 * review, whatever its amount.
-				 */
-				d->review = true;
-				d->write_order = true;	/* serialises with resolve_review() */
-				d->outcome = "held_for_review";
-				break;
-
-			default:
-				/* the order was paid already, by another transaction */
-				if (same_currency)
-				{
-					d->paid_amount = decide_add(o->paid_amount, f->amount,
-												   f->order_id);
-					d->write_order = true;
-				}
-				d->refund_reason = "duplicate_payment";
-				d->outcome = "duplicate_payment";
-				break;
-		}
-	}
+		decide_payment(f, o, d, same_currency);
 	else if (!f->refund)
 	{
 		/* a failure notice never downgrades */
