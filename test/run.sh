@@ -241,8 +241,9 @@ suite_tap() {
 	if ! (cd / && paycons_as_cluster_user test -r "$REPO/${files[0]}"); then
 		# The cluster user cannot read the checkout: give it a copy.
 		srcroot=$tapdir/src
-		mkdir -p "$srcroot/test"
+		mkdir -p "$srcroot/test" "$srcroot/doc"
 		cp -r test/t "$srcroot/test/"
+		cp -r doc/monitoring "$srcroot/doc/" # 028 reads the exporter's queries
 		paycons_is_root && chown -R "$PAYCONS_CLUSTER_USER:" "$srcroot"
 	fi
 
