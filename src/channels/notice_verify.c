@@ -160,6 +160,30 @@ notify_fresh(const NotifyChannel *ch, int64 t)
 	return ts >= now - tol && ts <= now + tol;
 }
 
+/*
+ * The HMAC key number k of a channel: k = -1 is the channel's secret (only
+ * if with_secret and it has one), 0..nkeys-1 its active keys of kind
+ * "hmac".  False if k names no HMAC key.
+ */
+static bool
+notify_hmac_key(const NotifyChannel *ch, int k, bool with_secret,
+				const uint8 **key, size_t *keylen)
+{
+	if (k < 0)
+	{
+		if (!with_secret || ch->secret == NULL)
+			return false;
+		*key = ch->secret;
+		*keylen = ch->secretlen;
+		return true;
+	}
+	if (strcmp(ch->keys[k].kind, "hmac") != 0)
+		return false;
+	*key = ch->keys[k].key;
+	*keylen = ch->keys[k].keylen;
+	return true;
+}
+
 /* Does any hmac key (and, for "hmac" channels, the secret) sign it? */
 static bool
 notify_hmac_match(const NotifyChannel *ch, bool with_secret,
@@ -177,20 +201,8 @@ notify_hmac_match(const NotifyChannel *ch, bool with_secret,
 		const uint8 *key;
 		size_t		keylen;
 
-		if (k < 0)
-		{
-			if (!with_secret || ch->secret == NULL)
-				continue;
-			key = ch->secret;
-			keylen = ch->secretlen;
-		}
-		else
-		{
-			if (strcmp(ch->keys[k].kind, "hmac") != 0)
-				continue;
-			key = ch->keys[k].key;
-			keylen = ch->keys[k].keylen;
-		}
+		if (!notify_hmac_key(ch, k, with_secret, &key, &keylen))
+			continue;
 		*any_key = true;
 		PayconsHmacSha256(key, keylen, prefix, prefixlen, msg, msglen, expected);
 		/* compare every candidate, so the time does not tell which matched */
@@ -464,20 +476,8 @@ notify_hmac(const NotifyChannel *ch, const char *body, size_t len,
 		const uint8 *key;
 		size_t		keylen;
 
-		if (k < 0)
-		{
-			if (ch->secret == NULL)
-				continue;
-			key = ch->secret;
-			keylen = ch->secretlen;
-		}
-		else
-		{
-			if (strcmp(ch->keys[k].kind, "hmac") != 0)
-				continue;
-			key = ch->keys[k].key;
-			keylen = ch->keys[k].keylen;
-		}
+		if (!notify_hmac_key(ch, k, true, &key, &keylen))
+			continue;
 		why = PayconsVerifySignature(key, keylen, format, sig, siglen, body, len,
 									 (int64) (ch->tolerance * USECS_PER_SEC),
 									 GetCurrentTimestamp());
