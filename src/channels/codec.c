@@ -75,9 +75,8 @@ PayconsBase64Decode(const char *src, size_t len, uint8_t *dst, size_t dstlen)
 	return (long) out;
 }
 
-/* Value of a hex digit, or -1 */
-static int
-codec_hexval(unsigned char c)
+int
+PayconsHexDigit(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -95,8 +94,8 @@ PayconsHexDecode(const char *src, size_t len, uint8_t *dst)
 		return false;
 	for (size_t i = 0; i < len / 2; i++)
 	{
-		int			hi = codec_hexval((unsigned char) src[2 * i]);
-		int			lo = codec_hexval((unsigned char) src[2 * i + 1]);
+		int			hi = PayconsHexDigit((unsigned char) src[2 * i]);
+		int			lo = PayconsHexDigit((unsigned char) src[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return false;

@@ -33,6 +33,9 @@
 extern long PayconsBase64Decode(const char *src, size_t len,
 								uint8_t *dst, size_t dstlen);
 
+/* The value of a hex digit (either case), or -1 */
+extern int	PayconsHexDigit(unsigned char c);
+
 /*
  * Decode exactly len characters of hex (either case, len even) into
  * len / 2 bytes.  Returns false if a character is not a hex digit or len

@@ -12,19 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "form.h"
-
-static int
-form_hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * Decode s[0..len) ("+" and "%XX") into a new arena string; NULL and
@@ -56,8 +45,8 @@ form_decode(PayconsArena *a, const char *s, size_t len, size_t *outlen,
 						lo;
 
 			if (len - i < 3 ||
-				(hi = form_hexval((unsigned char) s[i + 1])) < 0 ||
-				(lo = form_hexval((unsigned char) s[i + 2])) < 0)
+				(hi = PayconsHexDigit((unsigned char) s[i + 1])) < 0 ||
+				(lo = PayconsHexDigit((unsigned char) s[i + 2])) < 0)
 			{
 				*bad = "a malformed percent escape";
 				return NULL;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "json.h"
 
 typedef struct JsonParser
@@ -78,17 +79,11 @@ json_hex4(const char *s)
 
 	for (int i = 0; i < 4; i++)
 	{
-		char		c = s[i];
+		int			d = PayconsHexDigit((unsigned char) s[i]);
 
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v |= c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			v |= c - 'A' + 10;
-		else
+		if (d < 0)
 			return -1;
+		v = (v << 4) | d;
 	}
 	return v;
 }
