@@ -103,20 +103,7 @@ my $a3 = $storm->finish_phase(stop_consumer => 1, node => $node);
 is($a3, scalar @redeliver, 'every re-delivery and late first delivery is answered');
 
 # Re-deliveries answer the stored outcome, as duplicates.
-my ($redup, $rebad) = (0, 0);
-for my $s (@redeliver)
-{
-	my $first = $storm->{answers}{$s};
-	my $last  = $storm->{last_answer}{$s};
-	next unless $first && $last && $first->[3] < $phase;
-	$redup++;
-	if ($last->[0] ne $first->[0] || $last->[1] ne 't')
-	{
-		$rebad++;
-		diag("send $s first answered $first->[0]/$first->[1], re-delivered $last->[0]/$last->[1]")
-		  if $rebad <= 5;
-	}
-}
+my ($redup, $rebad) = $storm->check_redeliveries(\@redeliver, $phase);
 is($rebad, 0, "the $redup re-deliveries of answered callbacks answer the same outcome, as duplicates");
 
 ok($storm->drain($node, 60), 'the outbox drains');

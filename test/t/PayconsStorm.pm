@@ -350,6 +350,30 @@ sub crash
 	return scalar(@kids);
 }
 
+# check_redeliveries(sends, phase): of the sends re-delivered in phase,
+# those answered in an earlier phase must answer the same outcome again, as
+# duplicates.  Returns (how many were checked, how many answered otherwise);
+# the first five of these are printed.
+sub check_redeliveries
+{
+	my ($self, $sends, $phase) = @_;
+	my ($n, $bad) = (0, 0);
+	for my $s (@$sends)
+	{
+		my $first = $self->{answers}{$s};
+		my $last  = $self->{last_answer}{$s};
+		next unless $first && $last && $first->[3] < $phase;
+		$n++;
+		if ($last->[0] ne $first->[0] || $last->[1] ne 't')
+		{
+			$bad++;
+			Test::More::diag("send $s first answered $first->[0]/$first->[1], re-delivered $last->[0]/$last->[1]")
+			  if $bad <= 5;
+		}
+	}
+	return ($n, $bad);
+}
+
 # The sends not yet answered: the in-flight ones and those never started.
 sub remaining_sends
 {
